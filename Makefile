@@ -1,0 +1,69 @@
+# Front door over meson.  meson.build is the one build description; this
+# file only installs missing Debian packages, configures build folders and
+# runs meson.  Targets: all check demo install uninstall bench fuzz soak
+# stress clean.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+MESON   := meson
+DEPS    := sh scripts/install-deps.sh
+# Every build folder gets the same layout: lib/, not a multiarch libdir.
+SETUP   := $(MESON) setup --libdir=lib -Dbench=true
+
+.PHONY: all deps check check-quick check-valgrind check-asan check-tsan \
+        demo install uninstall bench fuzz soak stress clean
+
+all: $(B)/build.ninja
+	$(MESON) compile -C $(B)
+
+$(B)/build.ninja:
+	@$(DEPS) build
+	$(SETUP) $(B) --prefix=$(abspath $(PREFIX))
+
+# ---- tests: the plain suite, then memcheck, then ASan+UBSan and TSan ----
+check:
+	@$(DEPS) check
+	$(MAKE) check-quick check-valgrind check-asan check-tsan
+	@echo "mockit: make check: every suite passed"
+
+check-quick: all
+	$(MESON) test -C $(B) --print-errorlogs --num-processes 2
+
+check-valgrind: all
+	$(MESON) test -C $(B) --setup=valgrind --suite memcheck --print-errorlogs --num-processes 2
+
+check-asan:
+	@$(DEPS) check
+	@[ -f build-asan/build.ninja ] || $(SETUP) build-asan -Dbuildtype=debug \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dlua=disabled
+	$(MESON) compile -C build-asan
+	$(MESON) test -C build-asan --setup=asan --suite sanitize --print-errorlogs --num-processes 2
+
+check-tsan:
+	@$(DEPS) check
+	@[ -f build-tsan/build.ninja ] || $(SETUP) build-tsan -Dbuildtype=debug \
+	    -Db_sanitize=thread -Db_lundef=false -Dlua=disabled
+	$(MESON) compile -C build-tsan
+	$(MESON) test -C build-tsan --setup=tsan --suite sanitize --print-errorlogs --num-processes 2
+
+# ---- the usage notes' examples, built the way a user builds them ----
+demo: all
+	@$(DEPS) demo
+	$(MESON) install -C $(B) --quiet --destdir $(abspath $(B))/demo-root
+	sh tests/demo/run-demo.sh $(abspath $(B))/demo-root$(abspath $(PREFIX))
+
+install: $(B)/build.ninja
+	$(MESON) configure $(B) --prefix=$(abspath $(PREFIX))
+	$(MESON) compile -C $(B)
+	$(MESON) install -C $(B) $(if $(DESTDIR),--destdir $(DESTDIR))
+
+uninstall:
+	ninja -C $(B) uninstall
+
+bench: all
+	@$(DEPS) bench
+	sh bench/run.sh $(B)
+
+clean:
+	rm -rf $(B) build-asan build-tsan build-fuzz

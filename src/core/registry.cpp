@@ -1,0 +1,100 @@
+#include "core/registry.hpp"
+
+namespace mockit {
+
+namespace {
+constexpr size_t kMinSlots = 1024;
+}
+
+Registry::Registry() {
+    slots_.assign(kMinSlots, 0);
+    shift_ = 64 - __builtin_ctzll(kMinSlots);
+    chunks_.reserve(64);
+}
+
+uint32_t Registry::find(const struct data *key) const noexcept {
+    if (!key) return 0;
+    size_t mask = slots_.size() - 1;
+    for (size_t s = slot_of(key);; s = (s + 1) & mask) {
+        uint32_t idx = slots_[s];
+        if (idx == 0) return 0;
+        if (const_cast<Registry *>(this)->at(idx).data == key) return idx;
+    }
+}
+
+void Registry::grow_chunks() {
+    chunks_.push_back(std::make_unique<Record[]>(kChunkSize));
+}
+
+void Registry::index_put(uint32_t idx) noexcept {
+    size_t mask = slots_.size() - 1;
+    size_t s = slot_of(at(idx).data);
+    while (slots_[s] != 0) s = (s + 1) & mask;
+    slots_[s] = idx;
+}
+
+void Registry::rehash(size_t new_cap) {
+    std::vector<uint32_t> old;
+    old.swap(slots_);
+    try {
+        slots_.assign(new_cap, 0);
+    } catch (...) {
+        slots_.swap(old);
+        throw;
+    }
+    shift_ = 64 - __builtin_ctzll(new_cap);
+    for (uint32_t idx : old)
+        if (idx) index_put(idx);
+}
+
+uint32_t Registry::insert(struct data *key) {
+    // Make room first so that a failure leaves everything unchanged.
+    if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+    uint32_t idx = free_;
+    if (idx) {
+        free_ = at(idx).link;
+    } else {
+        if (next_ == UINT32_MAX) throw std::bad_alloc();
+        if ((next_ >> kChunkBits) >= chunks_.size()) grow_chunks();
+        idx = next_++;
+    }
+    Record &r = at(idx);
+    r = Record{};
+    r.data = key;
+    index_put(idx);
+    ++count_;
+    return idx;
+}
+
+void Registry::unindex(uint32_t idx) noexcept {
+    size_t mask = slots_.size() - 1;
+    size_t s = slot_of(at(idx).data);
+    while (slots_[s] != idx) s = (s + 1) & mask;
+    // Backward-shift deletion: pull later members of the probe run into
+    // the hole when their home slot is not after it.
+    size_t hole = s;
+    for (size_t j = (hole + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+        size_t home = slot_of(at(slots_[j]).data);
+        bool movable = ((j - home) & mask) >= ((j - hole) & mask);
+        if (movable) {
+            slots_[hole] = slots_[j];
+            hole = j;
+        }
+    }
+    slots_[hole] = 0;
+    --count_;
+    // Shrink when mostly empty so memory follows the live timers.
+    if (slots_.size() > kMinSlots && count_ * 8 < slots_.size()) {
+        try { rehash(slots_.size() / 2); } catch (...) {}
+    }
+}
+
+void Registry::release(uint32_t idx) noexcept {
+    Record &r = at(idx);
+    r = Record{};
+    r.state = State::Free;
+    r.link = free_;
+    free_ = idx;
+}
+
+}  // namespace mockit

@@ -1,0 +1,113 @@
+// The records of the timers the library knows, and the index from a
+// caller's `struct data *` to its record.
+//
+// Why an index at all: Mockit_destroy must answer EINVAL for a pointer it
+// does not know *without dereferencing it*, so the pointer itself is the
+// key.  Records live in fixed chunks (stable addresses, no allocation per
+// arm once warm) and are named by 32-bit indices; the index is an
+// open-addressed table of those indices (4 bytes a slot, load <= 1/2),
+// linear probing with backward-shift deletion (no tombstones to sweep).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/clock.hpp"
+
+struct data;
+
+namespace mockit {
+
+enum class State : uint8_t {
+    Free,      // on the free list
+    Armed,     // in the heap
+    Running,   // its callback is being called (or about to be)
+    Idle,      // a Mockit_data_init struct that is not armed
+    Finished,  // destroyed while destroyers wait; out of the index
+};
+
+struct Record {
+    struct data *data;   // the key; nullptr while Free
+    ns_t due;            // Armed: deadline.  Running: the grid point being
+                         // served, or the new deadline if `rearm`.
+    uint32_t period_ms;  // 0: one-shot
+    uint32_t link;       // Armed: heap position.  Free: next free record.
+    int32_t overrun;     // Running: this call's.  Armed: carried into the next call.
+    State state;
+    bool owned : 1;      // made by Mockit_data_init: destroy frees it
+    bool destroying : 1; // a destroy is under way: arming is refused
+    bool rearm : 1;      // re-armed while Running: `due`/`period_ms` are new
+    uint16_t waiters;    // destroyers waiting for the callback to return
+};
+static_assert(sizeof(Record) == 32, "a record is half a cache line");
+
+class Registry {
+public:
+    Registry();
+
+    Record &at(uint32_t idx) noexcept {
+        return chunks_[idx >> kChunkBits][idx & (kChunkSize - 1)];
+    }
+
+    // 0 when unknown.  Never dereferences `key`.
+    uint32_t find(const struct data *key) const noexcept;
+
+    // A fresh record for `key` (not yet known), in the index.
+    // Throws std::bad_alloc.
+    uint32_t insert(struct data *key);
+
+    // Out of the index, record still allocated (Finished, or about to be freed).
+    void unindex(uint32_t idx) noexcept;
+    // Back to the free list; must already be out of the index.
+    void release(uint32_t idx) noexcept;
+
+    size_t live() const noexcept { return count_; }
+
+    // fork child: forget every record that `keep` rejects.
+    template <class Keep>
+    void retain(Keep keep);
+
+private:
+    static constexpr uint32_t kChunkBits = 12;
+    static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+
+    size_t slot_of(const struct data *key) const noexcept {
+        uint64_t h = uint64_t(reinterpret_cast<uintptr_t>(key)) * 0x9E3779B97F4A7C15ull;
+        return size_t(h >> shift_);
+    }
+    void grow_chunks();
+    void rehash(size_t new_cap);
+    void index_put(uint32_t idx) noexcept;
+
+    std::vector<std::unique_ptr<Record[]>> chunks_;
+    uint32_t free_ = 0;   // head of the free list, 0 = empty
+    uint32_t next_ = 1;   // next never-used index (0 is "none")
+    std::vector<uint32_t> slots_;
+    unsigned shift_ = 0;
+    size_t count_ = 0;
+};
+
+template <class Keep>
+void Registry::retain(Keep keep) {
+    for (size_t s = 0; s < slots_.size(); ++s) slots_[s] = 0;
+    size_t kept = 0;
+    free_ = 0;
+    for (uint32_t idx = next_ - 1; idx >= 1; --idx) {
+        Record &r = at(idx);
+        if (r.state != State::Free && keep(r)) {
+            ++kept;
+        } else {
+            r = Record{};
+            r.state = State::Free;
+            r.link = free_;
+            free_ = idx;
+        }
+    }
+    count_ = 0;
+    for (uint32_t idx = 1; idx < next_; ++idx)
+        if (at(idx).state != State::Free) { index_put(idx); ++count_; }
+    (void)kept;
+}
+
+}  // namespace mockit

@@ -1,0 +1,289 @@
+// Arming, destroying and dispatching: the state machine of a record.
+//
+//   (unknown) --arm--> Armed --due--> Running --returns--> Armed (interval,
+//                        ^                                  or re-armed)
+//   Idle <---------------+---------- (one-shot of a Mockit_data_init struct)
+//   (unknown) <--------------------- (one-shot of a caller's struct)
+//
+// Everything here runs under mu_.  A callback runs without it.
+#include "core/scheduler.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#include "core/chaos.hpp"
+
+namespace mockit {
+
+thread_local Ctx *tls_ctx = nullptr;
+
+Scheduler &Scheduler::get() {
+    // Never destroyed: library threads may run while static destructors
+    // do at exit(), so the scheduler must outlive them all.
+    static Scheduler *s = new Scheduler();
+    return *s;
+}
+
+namespace {
+void init_mono_cond(pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+}  // namespace
+
+Scheduler::Scheduler() : heap_(HeapPos{&reg_}) {
+    pthread_mutex_init(&mu_, nullptr);
+    init_mono_cond(&done_cv_);
+    init_mono_cond(&start_cv_);
+    pthread_atfork([] { get().before_fork(); },
+                   [] { get().after_fork_parent(); },
+                   [] { get().after_fork_child(); });
+}
+
+// ---- the caller's side ----
+
+int Scheduler::adopt_owned(struct data *d) noexcept {
+    pthread_mutex_lock(&mu_);
+    int rc = 0;
+    try {
+        uint32_t idx = reg_.insert(d);
+        Record &r = reg_.at(idx);
+        r.state = State::Idle;
+        r.owned = true;
+    } catch (...) {
+        rc = ENOMEM;
+    }
+    pthread_mutex_unlock(&mu_);
+    return rc;
+}
+
+int Scheduler::arm(struct data *d, uint32_t ms, bool interval) noexcept {
+    ns_t due = sat_add(now_ns(), ms_to_ns(ms));
+    uint32_t period = interval ? ms : 0;
+
+    pthread_mutex_lock(&mu_);
+    if (!started_) {
+        if (int rc = start_threads()) {
+            pthread_mutex_unlock(&mu_);
+            return rc;
+        }
+    }
+    uint32_t idx = reg_.find(d);
+    bool queued = true;
+    try {
+        if (!idx) {
+            idx = reg_.insert(d);
+            Record &r = reg_.at(idx);
+            r.due = due;
+            r.period_ms = period;
+            r.state = State::Armed;
+            try {
+                heap_.push(due, idx);
+            } catch (...) {
+                reg_.unindex(idx);
+                reg_.release(idx);
+                throw;
+            }
+        } else {
+            Record &r = reg_.at(idx);
+            if (r.destroying) {
+                pthread_mutex_unlock(&mu_);
+                return ECANCELED;
+            }
+            switch (r.state) {
+            case State::Armed:
+                r.due = due;
+                r.period_ms = period;
+                r.overrun = 0;
+                heap_.update(r.link, due);
+                break;
+            case State::Idle:
+                heap_.push(due, idx);   // may throw: then still Idle
+                r.due = due;
+                r.period_ms = period;
+                r.overrun = 0;
+                r.state = State::Armed;
+                break;
+            case State::Running:
+                // Never overlap: the new schedule starts when the running
+                // call returns (finish()).
+                r.due = due;
+                r.period_ms = period;
+                r.rearm = true;
+                queued = false;
+                break;
+            case State::Free:
+            case State::Finished:
+                break;  // not in the index
+            }
+        }
+    } catch (...) {
+        pthread_mutex_unlock(&mu_);
+        return ENOMEM;
+    }
+    d->timer_id = next_id_++;
+    if (queued) watch(due);
+    pthread_mutex_unlock(&mu_);
+    return 0;
+}
+
+void Scheduler::forget(uint32_t idx) noexcept {
+    Record &r = reg_.at(idx);
+    struct data *d = r.data;
+    bool owned = r.owned;
+    reg_.unindex(idx);
+    if (r.waiters) {
+        r.state = State::Finished;   // the last waiter releases it
+        pthread_cond_broadcast(&done_cv_);
+    } else {
+        reg_.release(idx);
+    }
+    if (owned) std::free(d);
+}
+
+int Scheduler::destroy(struct data *d) noexcept {
+    pthread_mutex_lock(&mu_);
+    uint32_t idx = reg_.find(d);   // does not dereference d
+    if (!idx) {
+        pthread_mutex_unlock(&mu_);
+        return EINVAL;
+    }
+    Record &r = reg_.at(idx);
+    int rc = 0;
+    switch (r.state) {
+    case State::Armed:
+        heap_.erase(r.link);
+        forget(idx);
+        break;
+    case State::Idle:
+        forget(idx);
+        break;
+    case State::Running: {
+        Ctx *self = (tls_ctx && tls_ctx->generation == generation_) ? tls_ctx : nullptr;
+        if (self && self->current == idx) {
+            // From inside its own callback: no wait; finish() stops it.
+            r.destroying = true;
+            r.rearm = false;
+            break;
+        }
+        if (self && self->current && would_deadlock(self, idx)) {
+            rc = EDEADLK;
+            break;
+        }
+        r.destroying = true;
+        r.rearm = false;
+        ++r.waiters;
+        if (self) self->waiting_for = idx;
+        MOCKIT_CHAOS_POINT();
+        while (r.state == State::Running) pthread_cond_wait(&done_cv_, &mu_);
+        if (self) self->waiting_for = 0;
+        // Records live in chunks that never move: r is still valid.
+        if (--r.waiters == 0 && r.state == State::Finished) reg_.release(idx);
+        break;
+    }
+    case State::Free:
+    case State::Finished:
+        rc = EINVAL;
+        break;
+    }
+    pthread_mutex_unlock(&mu_);
+    return rc;
+}
+
+int Scheduler::overrun(const struct data *d) noexcept {
+    // Only the thread running d's callback may ask: no lock needed.
+    Ctx *self = tls_ctx;
+    if (d && self && self->current && self->cur_data == d) return self->cur_overrun;
+    errno = EINVAL;
+    return -1;
+}
+
+Ctx *Scheduler::runner_of(uint32_t idx) const noexcept {
+    for (Ctx *c : threads_)
+        if (c->current == idx) return c;
+    return nullptr;
+}
+
+// Would `self` (inside a callback) waiting for `target` close a cycle of
+// callbacks each waiting for the next?  Then the caller gets EDEADLK.
+bool Scheduler::would_deadlock(const Ctx *self, uint32_t target) const noexcept {
+    for (size_t hops = 0; hops <= threads_.size(); ++hops) {
+        const Ctx *r = runner_of(target);
+        if (!r) return false;
+        if (r == self) return true;
+        if (!r->waiting_for) return false;
+        target = r->waiting_for;
+    }
+    return false;
+}
+
+// ---- the library threads' side ----
+
+uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
+    if (heap_.top_due() > now) return 0;
+    uint32_t idx = heap_.top_rec();
+    heap_.pop();
+    Record &r = reg_.at(idx);
+    r.state = State::Running;
+    int64_t merged = r.overrun;
+    if (r.period_ms) {
+        // Late by whole periods (a stopped process, a busy machine): those
+        // grid points merge into this call; the grid does not move.
+        ns_t period = ms_to_ns(r.period_ms);
+        int64_t passed = grid_points_passed(r.due, period, now);
+        r.due += passed * period;
+        merged += passed;
+    }
+    r.overrun = sat_int32(merged);
+    self->current = idx;
+    self->cur_data = r.data;
+    self->cur_overrun = r.overrun;
+    return idx;
+}
+
+void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
+    self->current = 0;
+    self->cur_data = nullptr;
+    Record &r = reg_.at(idx);
+    if (r.destroying) {
+        forget(idx);
+        return;
+    }
+    ns_t next;
+    if (r.rearm) {
+        r.rearm = false;
+        r.overrun = 0;
+        next = r.due;
+    } else if (r.period_ms) {
+        GridNext g = grid_next(r.due, ms_to_ns(r.period_ms), now_ns());
+        r.overrun = sat_int32(g.skipped);
+        next = g.due;
+    } else {
+        if (r.owned) {
+            r.state = State::Idle;
+        } else {
+            reg_.unindex(idx);   // nothing is kept for a caller's struct
+            reg_.release(idx);
+        }
+        return;
+    }
+    r.due = next;
+    try {
+        heap_.push(next, idx);
+    } catch (...) {
+        // Out of memory for the heap slot this record just gave up: drop the
+        // schedule rather than lose track of the record.
+        if (r.owned) { r.state = State::Idle; return; }
+        reg_.unindex(idx);
+        reg_.release(idx);
+        return;
+    }
+    r.state = State::Armed;
+    watch(next);
+}
+
+}  // namespace mockit

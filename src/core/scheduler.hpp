@@ -1,0 +1,118 @@
+// The scheduler: every armed timer of the process, one lock, one kernel
+// POSIX timer, and the library threads that call the callbacks.
+//
+// Threads (all detached, all signals blocked, named):
+//  - "mockit-clock" owns the kernel timer (timer_create, SIGEV_THREAD_ID to
+//    itself, armed TIMER_ABSTIME for the earliest deadline) and waits for
+//    it in sigwaitinfo().  When it wakes it runs the due callback itself:
+//    handing every expiry to another thread would add a second wake-up to
+//    every callback's lateness (SPEC section 5).
+//  - "mockit-cb" followers.  While the clock thread is inside a callback,
+//    one follower stands by, waiting on a condition variable until the
+//    next deadline, so a slow or blocked callback delays no other timer.
+//    A follower that takes a due timer runs it and names the next standby;
+//    followers are created only when none is idle (at most kMaxFollowers),
+//    and idle ones sleep without a timeout: no timer armed, no wake-up.
+//
+// Destroy is timer_delete_sync: a record whose callback runs is `Running`
+// until the callback returns, and a destroyer from another thread waits on
+// `done_cv` for that.
+#pragma once
+
+#include <mockit.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <ctime>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/heap.hpp"
+#include "core/registry.hpp"
+
+namespace mockit {
+
+enum class Role : uint8_t { Clock, Running, Standby, Idle };
+
+// One library thread.
+struct Ctx {
+    pthread_cond_t cv;          // followers: woken to stand by
+    Role role = Role::Idle;
+    bool is_clock = false;
+    uint32_t current = 0;       // record whose callback this thread runs
+    uint32_t waiting_for = 0;   // record this thread waits to see finished
+    const struct data *cur_data = nullptr;  // for Mockit_overrun, lock-free
+    int32_t cur_overrun = 0;
+    unsigned generation = 0;    // fork generation it belongs to
+};
+
+struct HeapPos {
+    Registry *reg;
+    void operator()(uint32_t rec, uint32_t pos) const noexcept { reg->at(rec).link = pos; }
+};
+
+class Scheduler {
+public:
+    static Scheduler &get();
+
+    int arm(struct data *d, uint32_t ms, bool interval) noexcept;
+    int destroy(struct data *d) noexcept;
+    int overrun(const struct data *d) noexcept;
+    int adopt_owned(struct data *d) noexcept;   // Mockit_data_init
+
+    // Threads (threads.cpp).
+    void clock_main(Ctx *self);
+    void follower_main(Ctx *self);
+
+    // fork handlers (threads.cpp).
+    void before_fork() noexcept;
+    void after_fork_parent() noexcept;
+    void after_fork_child() noexcept;
+
+    static constexpr unsigned kMaxFollowers = 64;
+
+private:
+    Scheduler();
+
+    // Under mu_.
+    uint32_t pop_due(Ctx *self, ns_t now) noexcept;
+    void finish(Ctx *self, uint32_t idx) noexcept;
+    bool run_callback(Ctx *self, uint32_t idx);
+    void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
+    void make_standby() noexcept;
+    void set_kernel_timer(ns_t due) noexcept;
+    int start_threads() noexcept;           // first arm, or after fork
+    int spawn(bool clock) noexcept;
+    bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;
+    Ctx *runner_of(uint32_t idx) const noexcept;
+    void forget(uint32_t idx) noexcept;     // unindex + release or Finished
+    void thread_gone(Ctx *self) noexcept;
+
+    pthread_mutex_t mu_;
+    pthread_cond_t done_cv_;    // a waited-for record finished
+    pthread_cond_t start_cv_;   // the clock thread reported in
+    Registry reg_;
+    TimerHeap<HeapPos> heap_;
+    uint64_t next_id_ = 1;
+
+    // Threads, under mu_.
+    std::vector<Ctx *> threads_;
+    std::vector<Ctx *> idle_;   // followers waiting to be named standby
+    Ctx *standby_ = nullptr;
+    ns_t standby_until_ = kNever;
+    bool clock_busy_ = false;
+    bool started_ = false;
+    int start_status_ = 0;      // set by the clock thread at start-up
+    bool start_reported_ = false;
+    pid_t clock_tid_ = 0;
+    timer_t ktimer_{};
+    bool ktimer_ok_ = false;
+    ns_t armed_due_ = kNever;   // what the kernel timer is set to
+    unsigned followers_ = 0;
+    unsigned generation_ = 0;   // bumped in a fork child
+
+    friend struct RunGuard;
+};
+
+}  // namespace mockit

@@ -1,0 +1,10 @@
+#pragma once
+#include <cstdint>
+#include <ctime>
+
+namespace mockit {
+// 0 when fully slept; EINTR with *left_ms (rounded up) when a signal
+// handler interrupted it.
+int sleep_ms(uint32_t ms, int64_t *left_ms) noexcept;
+int wall_clock(time_t *secs, long *ms) noexcept;
+}  // namespace mockit

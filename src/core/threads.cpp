@@ -1,0 +1,329 @@
+// The library threads, the one kernel POSIX timer, and fork().
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "core/chaos.hpp"
+#include "core/scheduler.hpp"
+
+namespace mockit {
+
+extern thread_local Ctx *tls_ctx;
+
+namespace {
+
+// The clock thread hears its kernel timer through this signal, thread-
+// directed at itself and blocked there (taken with sigwaitinfo); no handler
+// is installed, so the application's use of signals is untouched.
+int clock_signal() noexcept { return SIGRTMAX; }
+
+struct StartArg {
+    Scheduler *s;
+    Ctx *c;
+};
+
+extern "C" void *thread_start(void *p) {
+    Ctx *c = static_cast<Ctx *>(p);
+    tls_ctx = c;
+    if (c->is_clock)
+        Scheduler::get().clock_main(c);
+    else
+        Scheduler::get().follower_main(c);
+    return nullptr;
+}
+
+}  // namespace
+
+// Finishes the record if its callback leaves by unwinding (pthread_exit,
+// pthread_cancel) so that destroyers never wait for a thread that is gone.
+struct RunGuard {
+    Scheduler *s;
+    Ctx *self;
+    uint32_t idx;
+    unsigned gen;
+    bool returned = false;
+    ~RunGuard() {
+        if (returned) return;
+        pthread_mutex_lock(&s->mu_);
+        if (gen == s->generation_) {
+            s->finish(self, idx);
+            s->thread_gone(self);
+        }
+        pthread_mutex_unlock(&s->mu_);
+        pthread_cond_destroy(&self->cv);
+        delete self;
+        tls_ctx = nullptr;
+    }
+};
+
+// Runs the callback of `idx` without the lock.  Returns false when a fork()
+// inside the callback left this thread in a child process whose scheduler
+// does not know it: the thread must then end (the lock is not held).
+bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
+    struct data *d = reg_.at(idx).data;
+    unsigned gen = generation_;
+    pthread_mutex_unlock(&mu_);
+    {
+        RunGuard guard{this, self, idx, gen};
+        MOCKIT_CHAOS_POINT();
+        void *(*cb)(void *) = d->cb;
+        if (cb) cb(d);
+        guard.returned = true;
+    }
+    pthread_mutex_lock(&mu_);
+    if (gen != generation_) {
+        pthread_mutex_unlock(&mu_);
+        return false;
+    }
+    if (self->is_clock) clock_busy_ = false;   // it watches again from here on
+    finish(self, idx);
+    return true;
+}
+
+void Scheduler::thread_gone(Ctx *self) noexcept {
+    threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
+    idle_.erase(std::remove(idle_.begin(), idle_.end(), self), idle_.end());
+    if (standby_ == self) standby_ = nullptr;
+    if (!self->is_clock) {
+        --followers_;
+        return;
+    }
+    // The clock thread left from inside a callback: its kernel timer goes
+    // with it, and a new clock thread takes over the schedule.
+    clock_busy_ = false;
+    if (ktimer_ok_) timer_delete(ktimer_);
+    ktimer_ok_ = false;
+    armed_due_ = kNever;
+    started_ = false;
+    start_threads();   // on failure the next arm tries again
+}
+
+void Scheduler::set_kernel_timer(ns_t due) noexcept {
+    if (due == armed_due_ || !ktimer_ok_) return;
+    itimerspec its{};
+    if (due != kNever) its.it_value = to_timespec(due);   // zero disarms
+    timer_settime(ktimer_, TIMER_ABSTIME, &its, nullptr);
+    armed_due_ = due;
+}
+
+// A timer due at `due` was just queued: make sure someone wakes for it.
+void Scheduler::watch(ns_t due) noexcept {
+    if (!clock_busy_) {
+        if (due < armed_due_) set_kernel_timer(due);
+    } else if (standby_) {
+        if (due < standby_until_) pthread_cond_signal(&standby_->cv);
+    } else {
+        make_standby();
+    }
+}
+
+// The clock thread (or the standby) is about to run a callback that may
+// block: name a follower to watch the next deadline meanwhile.
+void Scheduler::make_standby() noexcept {
+    if (heap_.empty()) return;
+    if (standby_) {
+        // It may be waiting for a deadline that is no longer the earliest.
+        if (heap_.top_due() < standby_until_) pthread_cond_signal(&standby_->cv);
+        return;
+    }
+    if (!idle_.empty()) {
+        Ctx *c = idle_.back();
+        idle_.pop_back();
+        c->role = Role::Standby;
+        standby_ = c;
+        standby_until_ = kNever;
+        pthread_cond_signal(&c->cv);
+    } else if (followers_ < kMaxFollowers) {
+        spawn(false);   // it starts as the standby; on failure timers queue
+    }
+}
+
+int Scheduler::spawn(bool clock) noexcept {
+    Ctx *c = new (std::nothrow) Ctx;
+    if (!c) return ENOMEM;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->is_clock = clock;
+    c->role = clock ? Role::Clock : Role::Standby;
+    c->generation = generation_;
+    try {
+        threads_.push_back(c);
+    } catch (...) {
+        pthread_cond_destroy(&c->cv);
+        delete c;
+        return ENOMEM;
+    }
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all;
+    sigfillset(&all);
+    pthread_attr_setsigmask_np(&attr, &all);   // born with every signal blocked
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, thread_start, c);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        threads_.pop_back();
+        pthread_cond_destroy(&c->cv);
+        delete c;
+        return rc;
+    }
+    if (!clock) {
+        ++followers_;
+        standby_ = c;
+        standby_until_ = kNever;
+        return 0;
+    }
+    // Wait for the clock thread to create its kernel timer.
+    start_reported_ = false;
+    while (!start_reported_) pthread_cond_wait(&start_cv_, &mu_);
+    return start_status_;
+}
+
+int Scheduler::start_threads() noexcept {
+    if (int rc = spawn(true)) return rc;
+    started_ = true;
+    // One follower from the start, so the first slow callback does not
+    // have to wait for a pthread_create.  Not fatal if it fails.
+    if (followers_ == 0 && spawn(false) == 0) {
+        standby_ = nullptr;
+        Ctx *c = threads_.back();
+        c->role = Role::Idle;
+        idle_.push_back(c);
+    }
+    return 0;
+}
+
+void Scheduler::clock_main(Ctx *self) {
+    pthread_setname_np(pthread_self(), "mockit-clock");
+    const int sig = clock_signal();
+
+    sigevent sev;
+    std::memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = sig;
+    sev._sigev_un._tid = pid_t(syscall(SYS_gettid));
+    timer_t t{};
+    int rc = timer_create(CLOCK_MONOTONIC, &sev, &t) == 0 ? 0 : errno;
+
+    pthread_mutex_lock(&mu_);
+    start_status_ = rc;
+    start_reported_ = true;
+    pthread_cond_broadcast(&start_cv_);
+    if (rc) {
+        threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
+        pthread_mutex_unlock(&mu_);
+        pthread_cond_destroy(&self->cv);
+        delete self;
+        return;
+    }
+    ktimer_ = t;
+    ktimer_ok_ = true;
+    armed_due_ = kNever;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    for (;;) {
+        // Never trust a wake-up: re-read the clock, dispatch what is due,
+        // re-arm for what is left.  Signals may be stale or merged.
+        ns_t now = now_ns();
+        if (armed_due_ <= now) armed_due_ = kNever;   // it has gone off
+        if (uint32_t idx = pop_due(self, now)) {
+            clock_busy_ = true;
+            make_standby();
+            self->role = Role::Running;
+            if (!run_callback(self, idx)) return;
+            self->role = Role::Clock;
+            continue;
+        }
+        set_kernel_timer(heap_.top_due());
+        pthread_mutex_unlock(&mu_);
+        siginfo_t si;
+        while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
+        pthread_mutex_lock(&mu_);
+    }
+}
+
+void Scheduler::follower_main(Ctx *self) {
+    pthread_setname_np(pthread_self(), "mockit-cb");
+    prctl(PR_SET_TIMERSLACK, 1UL);   // a standby's timed wait is a deadline
+    pthread_mutex_lock(&mu_);
+    for (;;) {
+        if (self->role == Role::Idle) {
+            pthread_cond_wait(&self->cv, &mu_);
+            continue;
+        }
+        if (uint32_t idx = pop_due(self, now_ns())) {
+            if (standby_ == self) standby_ = nullptr;
+            self->role = Role::Running;
+            if (clock_busy_) make_standby();
+            if (!run_callback(self, idx)) return;
+            continue;
+        }
+        if (clock_busy_ && (!standby_ || standby_ == self) && !heap_.empty()) {
+            standby_ = self;
+            self->role = Role::Standby;
+            standby_until_ = heap_.top_due();
+            timespec ts = to_timespec(standby_until_);
+            pthread_cond_timedwait(&self->cv, &mu_, &ts);
+            continue;
+        }
+        if (standby_ == self) standby_ = nullptr;
+        self->role = Role::Idle;
+        idle_.push_back(self);
+    }
+}
+
+// ---- fork: the child starts with no timers and no library threads ----
+
+void Scheduler::before_fork() noexcept { pthread_mutex_lock(&mu_); }
+
+void Scheduler::after_fork_parent() noexcept { pthread_mutex_unlock(&mu_); }
+
+void Scheduler::after_fork_child() noexcept {
+    // Only the forking thread exists; the lock it took in before_fork()
+    // and the condition variables are re-made rather than trusted.
+    pthread_mutex_init(&mu_, nullptr);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&done_cv_, &a);
+    pthread_cond_init(&start_cv_, &a);
+    pthread_condattr_destroy(&a);
+    ++generation_;
+    heap_.clear();
+    // Mockit_data_init structs stay known (so destroy frees them), disarmed.
+    reg_.retain([](Record &r) {
+        if (!r.owned || r.state == State::Finished) return false;
+        r.state = State::Idle;
+        r.destroying = r.rearm = false;
+        r.waiters = 0;
+        r.overrun = 0;
+        r.period_ms = 0;
+        return true;
+    });
+    for (Ctx *c : threads_)
+        if (c != tls_ctx) delete c;   // their threads do not exist here
+    threads_.clear();
+    idle_.clear();
+    standby_ = nullptr;
+    clock_busy_ = false;
+    started_ = false;
+    ktimer_ok_ = false;   // POSIX timers are not inherited
+    armed_due_ = kNever;
+    followers_ = 0;
+}
+
+}  // namespace mockit
