@@ -24,8 +24,9 @@ $(B)/build.ninja:
 # ---- tests: the plain suite, then memcheck, then ASan+UBSan and TSan ----
 check:
 	@$(DEPS) check
+	rm -f $(B)/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json build-tsan/meson-logs/testlog*.json
 	$(MAKE) check-quick check-valgrind check-asan check-tsan
-	@echo "mockit: make check: every suite passed"
+	@python3 scripts/test-summary.py $(B) build-asan build-tsan
 
 check-quick: all
 	$(MESON) test -C $(B) --print-errorlogs --num-processes 2
@@ -51,7 +52,7 @@ check-tsan:
 demo: all
 	@$(DEPS) demo
 	$(MESON) install -C $(B) --quiet --destdir $(abspath $(B))/demo-root
-	sh tests/demo/run-demo.sh $(abspath $(B))/demo-root$(abspath $(PREFIX))
+	sh tests/demo/run-demo.sh $(abspath $(B))/demo-root $(abspath $(PREFIX))
 
 install: $(B)/build.ninja
 	$(MESON) configure $(B) --prefix=$(abspath $(PREFIX))

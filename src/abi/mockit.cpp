@@ -39,12 +39,16 @@ MOCKIT_API struct data *Mockit_data_init(void) {
 
 MOCKIT_API int Mockit_oneoff(uint32_t ms, struct data *data) {
     if (!data || !data->cb) return EINVAL;
-    return Scheduler::get().arm(data, ms, false);
+    // The schedule counts from the call, not from the end of the first
+    // call's one-time set-up.
+    mockit::ns_t start = mockit::now_ns();
+    return Scheduler::get().arm(data, start, ms, false);
 }
 
 MOCKIT_API int Mockit_getit(uint32_t ms, struct data *data) {
     if (!data || !data->cb || ms == 0) return EINVAL;
-    return Scheduler::get().arm(data, ms, true);
+    mockit::ns_t start = mockit::now_ns();
+    return Scheduler::get().arm(data, start, ms, true);
 }
 
 MOCKIT_API int Mockit_destroy(struct data *data) {

@@ -61,8 +61,8 @@ int Scheduler::adopt_owned(struct data *d) noexcept {
     return rc;
 }
 
-int Scheduler::arm(struct data *d, uint32_t ms, bool interval) noexcept {
-    ns_t due = sat_add(now_ns(), ms_to_ns(ms));
+int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept {
+    ns_t due = sat_add(start, ms_to_ns(ms));
     uint32_t period = interval ? ms : 0;
 
     pthread_mutex_lock(&mu_);
@@ -229,6 +229,7 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     heap_.pop();
     Record &r = reg_.at(idx);
     r.state = State::Running;
+    ++dispatched_;
     int64_t merged = r.overrun;
     if (r.period_ms) {
         // Late by whole periods (a stopped process, a busy machine): those

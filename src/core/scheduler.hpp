@@ -45,6 +45,10 @@ struct Ctx {
     const struct data *cur_data = nullptr;  // for Mockit_overrun, lock-free
     int32_t cur_overrun = 0;
     unsigned generation = 0;    // fork generation it belongs to
+    // Standby bookkeeping (see follower_main).
+    bool watched_future = false;  // its wait was for a deadline not yet due
+    bool in_grace = false;        // waiting out kBacklogGrace on a backlog
+    uint64_t mark = 0;            // dispatched_ when the grace began
 };
 
 struct HeapPos {
@@ -56,7 +60,7 @@ class Scheduler {
 public:
     static Scheduler &get();
 
-    int arm(struct data *d, uint32_t ms, bool interval) noexcept;
+    int arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept;
     int destroy(struct data *d) noexcept;
     int overrun(const struct data *d) noexcept;
     int adopt_owned(struct data *d) noexcept;   // Mockit_data_init
@@ -71,6 +75,12 @@ public:
     void after_fork_child() noexcept;
 
     static constexpr unsigned kMaxFollowers = 64;
+    // A standby facing timers that are already due while other threads
+    // dispatch leaves them to those threads as long as they make progress;
+    // only when nothing was dispatched for this long does it take one
+    // (those threads are blocked in callbacks).  Threads thus grow with
+    // blocked callbacks, not with load.
+    static constexpr ns_t kBacklogGrace = 250'000;
 
 private:
     Scheduler();
@@ -82,6 +92,7 @@ private:
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
     void make_standby() noexcept;
     void set_kernel_timer(ns_t due) noexcept;
+    bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
     int start_threads() noexcept;           // first arm, or after fork
     int spawn(bool clock) noexcept;
     bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;
@@ -95,6 +106,7 @@ private:
     Registry reg_;
     TimerHeap<HeapPos> heap_;
     uint64_t next_id_ = 1;
+    uint64_t dispatched_ = 0;   // callbacks started: the progress a standby watches
 
     // Threads, under mu_.
     std::vector<Ctx *> threads_;

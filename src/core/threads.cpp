@@ -137,6 +137,7 @@ void Scheduler::make_standby() noexcept {
         Ctx *c = idle_.back();
         idle_.pop_back();
         c->role = Role::Standby;
+        c->watched_future = c->in_grace = false;
         standby_ = c;
         standby_until_ = kNever;
         pthread_cond_signal(&c->cv);
@@ -261,29 +262,69 @@ void Scheduler::follower_main(Ctx *self) {
     prctl(PR_SET_TIMERSLACK, 1UL);   // a standby's timed wait is a deadline
     pthread_mutex_lock(&mu_);
     for (;;) {
-        if (self->role == Role::Idle) {
+        switch (self->role) {
+        case Role::Idle:
             pthread_cond_wait(&self->cv, &mu_);
             continue;
-        }
-        if (uint32_t idx = pop_due(self, now_ns())) {
-            if (standby_ == self) standby_ = nullptr;
-            self->role = Role::Running;
-            if (clock_busy_) make_standby();
-            if (!run_callback(self, idx)) return;
+        case Role::Running:
+            // Back from a callback: keep dispatching while timers are due.
+            if (heap_.top_due() <= now_ns()) break;
+            if (clock_busy_ && !standby_ && !heap_.empty()) {
+                standby_ = self;
+                self->role = Role::Standby;
+                self->watched_future = self->in_grace = false;
+                continue;
+            }
+            self->role = Role::Idle;
+            idle_.push_back(self);
             continue;
-        }
-        if (clock_busy_ && (!standby_ || standby_ == self) && !heap_.empty()) {
+        case Role::Standby:
+        case Role::Clock:
+            if (!clock_busy_ || heap_.empty()) {
+                // The clock thread watches again (or nothing is armed).
+                if (standby_ == self) standby_ = nullptr;
+                self->role = Role::Idle;
+                idle_.push_back(self);
+                continue;
+            }
             standby_ = self;
-            self->role = Role::Standby;
-            standby_until_ = heap_.top_due();
-            timespec ts = to_timespec(standby_until_);
-            pthread_cond_timedwait(&self->cv, &mu_, &ts);
-            continue;
+            if (!standby_wait(self)) continue;
+            standby_ = nullptr;
+            self->role = Role::Running;
+            break;
         }
-        if (standby_ == self) standby_ = nullptr;
-        self->role = Role::Idle;
-        idle_.push_back(self);
+        uint32_t idx = pop_due(self, now_ns());
+        if (!idx) continue;
+        if (clock_busy_) make_standby();
+        if (!run_callback(self, idx)) return;
     }
+}
+
+// The standby's watch while the clock thread is inside a callback.
+// Returns true when it should take the earliest timer now; false after a
+// wait (the caller re-evaluates).
+bool Scheduler::standby_wait(Ctx *self) noexcept {
+    ns_t now = now_ns();
+    ns_t top = heap_.top_due();
+    if (top > now) {
+        self->watched_future = true;
+        self->in_grace = false;
+        standby_until_ = top;
+    } else if (self->watched_future) {
+        // It came due while we watched: ours to run, at once.
+        self->watched_future = false;
+        return true;
+    } else if (self->in_grace && self->mark == dispatched_) {
+        self->in_grace = false;   // nobody got through the backlog: help
+        return true;
+    } else {
+        self->in_grace = true;
+        self->mark = dispatched_;
+        standby_until_ = now + kBacklogGrace;
+    }
+    timespec ts = to_timespec(standby_until_);
+    pthread_cond_timedwait(&self->cv, &mu_, &ts);
+    return false;
 }
 
 // ---- fork: the child starts with no timers and no library threads ----
