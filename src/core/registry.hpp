@@ -32,7 +32,7 @@ struct Record {
     ns_t due;            // Armed: deadline.  Running: the grid point being
                          // served, or the new deadline if `rearm`.
     uint32_t period_ms;  // 0: one-shot
-    uint32_t link;       // Armed: heap position.  Free: next free record.
+    uint32_t link;       // Free: next free record.
     int32_t overrun;     // Running: this call's.  Armed: carried into the next call.
     State state;
     bool owned : 1;      // made by Mockit_data_init: destroy frees it
@@ -49,6 +49,14 @@ public:
     Record &at(uint32_t idx) noexcept {
         return chunks_[idx >> kChunkBits][idx & (kChunkSize - 1)];
     }
+
+    // Start loading what find()/unindex() of `key` and at(idx) will touch:
+    // with a million timers these are cache misses, and the dispatcher
+    // knows them one callback ahead.
+    void prefetch_slot(const struct data *key) const noexcept {
+        __builtin_prefetch(&slots_[slot_of(key)]);
+    }
+    void prefetch(uint32_t idx) noexcept { __builtin_prefetch(&at(idx)); }
 
     // 0 when unknown.  Never dereferences `key`.
     uint32_t find(const struct data *key) const noexcept;

@@ -35,7 +35,7 @@ void init_mono_cond(pthread_cond_t *cv) {
 }
 }  // namespace
 
-Scheduler::Scheduler() : heap_(HeapPos{&reg_}) {
+Scheduler::Scheduler() {
     pthread_mutex_init(&mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
@@ -78,11 +78,9 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
         if (!idx) {
             idx = reg_.insert(d);
             Record &r = reg_.at(idx);
-            r.due = due;
             r.period_ms = period;
-            r.state = State::Armed;
             try {
-                heap_.push(due, idx);
+                queue(idx, due);
             } catch (...) {
                 reg_.unindex(idx);
                 reg_.release(idx);
@@ -96,17 +94,20 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             }
             switch (r.state) {
             case State::Armed:
-                r.due = due;
-                r.period_ms = period;
-                r.overrun = 0;
-                heap_.update(r.link, due);
-                break;
+                unqueue(idx);   // one struct is one timer: the old entry goes stale
+                [[fallthrough]];
             case State::Idle:
-                heap_.push(due, idx);   // may throw: then still Idle
-                r.due = due;
+                try {
+                    queue(idx, due);
+                } catch (...) {
+                    if (!r.owned) {   // nothing is kept for a caller's idle struct
+                        reg_.unindex(idx);
+                        reg_.release(idx);
+                    }
+                    throw;
+                }
                 r.period_ms = period;
                 r.overrun = 0;
-                r.state = State::Armed;
                 break;
             case State::Running:
                 // Never overlap: the new schedule starts when the running
@@ -156,7 +157,7 @@ int Scheduler::destroy(struct data *d) noexcept {
     int rc = 0;
     switch (r.state) {
     case State::Armed:
-        heap_.erase(r.link);
+        unqueue(idx);
         forget(idx);
         break;
     case State::Idle:
@@ -223,11 +224,52 @@ bool Scheduler::would_deadlock(const Ctx *self, uint32_t target) const noexcept 
 
 // ---- the library threads' side ----
 
-uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
-    if (heap_.top_due() > now) return 0;
-    uint32_t idx = heap_.top_rec();
-    heap_.pop();
+bool Scheduler::entry_valid(const HeapEntry &e) noexcept {
+    const Record &r = reg_.at(e.rec);
+    return r.state == State::Armed && r.due == e.due;
+}
+
+ns_t Scheduler::next_due() noexcept {
+    while (!heap_.empty() && !entry_valid(heap_.top())) {
+        heap_.pop();
+        --stale_;
+    }
+    return heap_.top_due();
+}
+
+void Scheduler::queue(uint32_t idx, ns_t due) {
+    heap_.push(due, idx);
     Record &r = reg_.at(idx);
+    r.due = due;
+    r.state = State::Armed;
+    ++armed_;
+}
+
+void Scheduler::unqueue(uint32_t idx) noexcept {
+    reg_.at(idx).state = State::Idle;   // the caller sets the real next state
+    --armed_;
+    if (armed_ == 0) {
+        // Nothing armed: drop every entry.  The kernel timer is left as it
+        // is: disarming it here would cost a system call on every destroy;
+        // if it goes off, the clock thread finds nothing and disarms it.
+        heap_.clear();
+        stale_ = 0;
+        return;
+    }
+    if (++stale_ > 1024 && stale_ > heap_.size() / 2) {
+        heap_.compact([this](const HeapEntry &e) { return entry_valid(e); });
+        stale_ = 0;
+    }
+}
+
+uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
+    if (next_due() > now) return 0;
+    uint32_t idx = heap_.top().rec;
+    heap_.pop();
+    if (!heap_.empty()) reg_.prefetch(heap_.top().rec);   // the next pop's record
+    --armed_;
+    Record &r = reg_.at(idx);
+    if (!r.period_ms && !r.owned) reg_.prefetch_slot(r.data);   // finish() unindexes it
     r.state = State::Running;
     ++dispatched_;
     int64_t merged = r.overrun;
@@ -272,18 +314,18 @@ void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
         }
         return;
     }
-    r.due = next;
     try {
-        heap_.push(next, idx);
+        queue(idx, next);
     } catch (...) {
         // Out of memory for the heap slot this record just gave up: drop the
         // schedule rather than lose track of the record.
-        if (r.owned) { r.state = State::Idle; return; }
-        reg_.unindex(idx);
-        reg_.release(idx);
+        r.state = State::Idle;
+        if (!r.owned) {
+            reg_.unindex(idx);
+            reg_.release(idx);
+        }
         return;
     }
-    r.state = State::Armed;
     watch(next);
 }
 

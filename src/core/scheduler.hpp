@@ -45,15 +45,9 @@ struct Ctx {
     const struct data *cur_data = nullptr;  // for Mockit_overrun, lock-free
     int32_t cur_overrun = 0;
     unsigned generation = 0;    // fork generation it belongs to
-    // Standby bookkeeping (see follower_main).
-    bool watched_future = false;  // its wait was for a deadline not yet due
-    bool in_grace = false;        // waiting out kBacklogGrace on a backlog
-    uint64_t mark = 0;            // dispatched_ when the grace began
-};
-
-struct HeapPos {
-    Registry *reg;
-    void operator()(uint32_t rec, uint32_t pos) const noexcept { reg->at(rec).link = pos; }
+    // Standby bookkeeping (see standby_wait).
+    bool watching = false;      // `mark` is set
+    uint64_t mark = 0;          // dispatched_ when it began watching
 };
 
 class Scheduler {
@@ -75,11 +69,11 @@ public:
     void after_fork_child() noexcept;
 
     static constexpr unsigned kMaxFollowers = 64;
-    // A standby facing timers that are already due while other threads
-    // dispatch leaves them to those threads as long as they make progress;
-    // only when nothing was dispatched for this long does it take one
-    // (those threads are blocked in callbacks).  Threads thus grow with
-    // blocked callbacks, not with load.
+    // A standby takes a due timer only if no callback was started since it
+    // began watching: then the busy threads are stuck in callbacks.  While
+    // they make progress it leaves due timers to them and looks again after
+    // this grace.  So threads grow with blocked callbacks, not with load,
+    // and two threads do not fight over the lock for a backlog.
     static constexpr ns_t kBacklogGrace = 250'000;
 
 private:
@@ -92,6 +86,10 @@ private:
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
     void make_standby() noexcept;
     void set_kernel_timer(ns_t due) noexcept;
+    bool entry_valid(const HeapEntry &e) noexcept;
+    ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
+    void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
+    void unqueue(uint32_t idx) noexcept;    // Armed -> not: its entry goes stale
     bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
     int start_threads() noexcept;           // first arm, or after fork
     int spawn(bool clock) noexcept;
@@ -104,7 +102,9 @@ private:
     pthread_cond_t done_cv_;    // a waited-for record finished
     pthread_cond_t start_cv_;   // the clock thread reported in
     Registry reg_;
-    TimerHeap<HeapPos> heap_;
+    TimerHeap heap_;
+    size_t armed_ = 0;          // records in state Armed
+    size_t stale_ = 0;          // heap entries that no longer match a record
     uint64_t next_id_ = 1;
     uint64_t dispatched_ = 0;   // callbacks started: the progress a standby watches
 

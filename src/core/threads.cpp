@@ -127,17 +127,14 @@ void Scheduler::watch(ns_t due) noexcept {
 // The clock thread (or the standby) is about to run a callback that may
 // block: name a follower to watch the next deadline meanwhile.
 void Scheduler::make_standby() noexcept {
-    if (heap_.empty()) return;
-    if (standby_) {
-        // It may be waiting for a deadline that is no longer the earliest.
-        if (heap_.top_due() < standby_until_) pthread_cond_signal(&standby_->cv);
-        return;
-    }
+    // An existing standby already watches a deadline no later than the
+    // earliest (arming an earlier one signals it, in watch()).
+    if (standby_ || next_due() == kNever) return;
     if (!idle_.empty()) {
         Ctx *c = idle_.back();
         idle_.pop_back();
         c->role = Role::Standby;
-        c->watched_future = c->in_grace = false;
+        c->watching = false;
         standby_ = c;
         standby_until_ = kNever;
         pthread_cond_signal(&c->cv);
@@ -249,7 +246,7 @@ void Scheduler::clock_main(Ctx *self) {
             self->role = Role::Clock;
             continue;
         }
-        set_kernel_timer(heap_.top_due());
+        set_kernel_timer(next_due());
         pthread_mutex_unlock(&mu_);
         siginfo_t si;
         while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
@@ -267,12 +264,12 @@ void Scheduler::follower_main(Ctx *self) {
             pthread_cond_wait(&self->cv, &mu_);
             continue;
         case Role::Running:
-            // Back from a callback: keep dispatching while timers are due.
-            if (heap_.top_due() <= now_ns()) break;
-            if (clock_busy_ && !standby_ && !heap_.empty()) {
+            // Back from a callback.  If the clock thread is free it handles
+            // what is due; if it is busy, someone must stand by.
+            if (clock_busy_ && !standby_ && next_due() != kNever) {
                 standby_ = self;
                 self->role = Role::Standby;
-                self->watched_future = self->in_grace = false;
+                self->watching = false;
                 continue;
             }
             self->role = Role::Idle;
@@ -280,7 +277,7 @@ void Scheduler::follower_main(Ctx *self) {
             continue;
         case Role::Standby:
         case Role::Clock:
-            if (!clock_busy_ || heap_.empty()) {
+            if (!clock_busy_ || next_due() == kNever) {
                 // The clock thread watches again (or nothing is armed).
                 if (standby_ == self) standby_ = nullptr;
                 self->role = Role::Idle;
@@ -305,23 +302,18 @@ void Scheduler::follower_main(Ctx *self) {
 // wait (the caller re-evaluates).
 bool Scheduler::standby_wait(Ctx *self) noexcept {
     ns_t now = now_ns();
-    ns_t top = heap_.top_due();
-    if (top > now) {
-        self->watched_future = true;
-        self->in_grace = false;
-        standby_until_ = top;
-    } else if (self->watched_future) {
-        // It came due while we watched: ours to run, at once.
-        self->watched_future = false;
-        return true;
-    } else if (self->in_grace && self->mark == dispatched_) {
-        self->in_grace = false;   // nobody got through the backlog: help
-        return true;
-    } else {
-        self->in_grace = true;
+    ns_t top = next_due();
+    if (!self->watching) {
+        self->watching = true;
         self->mark = dispatched_;
-        standby_until_ = now + kBacklogGrace;
+    } else if (top <= now) {
+        if (self->mark == dispatched_) {
+            self->watching = false;   // nothing moved while we watched: help
+            return true;
+        }
+        self->mark = dispatched_;     // others are dispatching: look again later
     }
+    standby_until_ = top > now ? top : now + kBacklogGrace;
     timespec ts = to_timespec(standby_until_);
     pthread_cond_timedwait(&self->cv, &mu_, &ts);
     return false;
@@ -345,6 +337,7 @@ void Scheduler::after_fork_child() noexcept {
     pthread_condattr_destroy(&a);
     ++generation_;
     heap_.clear();
+    armed_ = stale_ = 0;
     // Mockit_data_init structs stay known (so destroy frees them), disarmed.
     reg_.retain([](Record &r) {
         if (!r.owned || r.state == State::Finished) return false;

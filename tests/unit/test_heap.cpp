@@ -1,8 +1,8 @@
-// White-box: the indexed 4-ary heap against a std::multimap model, with
-// random push / pop / erase / update, checking every recorded position.
-
-#include <map>
+// White-box: the lazy-deletion heap against a std::multiset model, with
+// random push / pop / compact (stale entries are what compact drops).
 #include <random>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "core/heap.hpp"
@@ -19,44 +19,41 @@ using namespace mockit;
 
 namespace {
 
-struct Pos {
-    std::vector<uint32_t> *pos;
-    void operator()(uint32_t rec, uint32_t p) const noexcept { (*pos)[rec] = p; }
-};
-
 void test_heap_matches_model(void **) {
-    std::vector<uint32_t> pos(5000, UINT32_MAX);
-    TimerHeap<Pos> heap(Pos{&pos});
-    std::map<uint32_t, ns_t> live;   // rec -> due
+    TimerHeap heap;
+    std::multiset<std::pair<ns_t, uint32_t>> model;
+    std::vector<bool> dead(1000, false);   // "stale" records, for compact()
     std::mt19937_64 rng(12345);
     for (int step = 0; step < 200000; ++step) {
-        uint32_t rec = uint32_t(rng() % pos.size());
-        ns_t due = ns_t(rng() % 1000);   // many ties on purpose
-        auto it = live.find(rec);
-        switch (rng() % 4) {
-        case 0:
-        case 1:
-            if (it == live.end()) { heap.push(due, rec); live[rec] = due; }
-            else { heap.update(pos[rec], due); it->second = due; }
+        switch (rng() % 8) {
+        case 0: case 1: case 2: case 3: {
+            uint32_t rec = uint32_t(rng() % dead.size());
+            ns_t due = ns_t(rng() % 1000);   // many ties on purpose
+            heap.push(due, rec);
+            model.insert({due, rec});
             break;
-        case 2:
-            if (it != live.end()) { heap.erase(pos[rec]); live.erase(it); }
-            break;
-        case 3:
+        }
+        case 4: case 5: case 6:
             if (!heap.empty()) {
-                ns_t min = kNever;
-                for (auto &kv : live) min = kv.second < min ? kv.second : min;
-                assert_int_equal(heap.top_due(), min);
-                uint32_t top = heap.top_rec();
-                assert_int_equal(live.at(top), min);
+                assert_int_equal(heap.top_due(), model.begin()->first);
+                // the entry on top has the least due; among ties any record
+                auto it = model.find({heap.top().due, heap.top().rec});
+                assert_true(it != model.end());
+                model.erase(it);
                 heap.pop();
-                live.erase(top);
+            }
+            break;
+        case 7:
+            if (step % 64 == 7) {
+                for (size_t i = 0; i < dead.size(); ++i) dead[i] = rng() % 3 == 0;
+                heap.compact([&](const HeapEntry &e) { return !dead[e.rec]; });
+                for (auto it = model.begin(); it != model.end();)
+                    it = dead[it->second] ? model.erase(it) : std::next(it);
             }
             break;
         }
-        assert_int_equal(heap.size(), live.size());
+        assert_int_equal(heap.size(), model.size());
     }
-    for (auto &kv : live) assert_int_equal(pos[kv.first] < heap.size(), 1);
     ns_t last = -1;
     while (!heap.empty()) {
         assert_true(heap.top_due() >= last);
