@@ -46,6 +46,15 @@ public:
         }
     }
 
+    // The entry last pushed, if it is still a leaf at the end (the usual
+    // case for a timeout armed and cancelled before anything earlier
+    // fires): remove it now rather than leave it stale.
+    bool drop_if_last(ns_t due, uint32_t rec) noexcept {
+        if (v_.empty() || v_.back().rec != rec || v_.back().due != due) return false;
+        v_.pop_back();
+        return true;
+    }
+
     // Keep only the entries `keep` accepts, then restore the heap: O(n).
     template <class Keep>
     void compact(Keep keep) noexcept {

@@ -246,8 +246,10 @@ void Scheduler::queue(uint32_t idx, ns_t due) {
 }
 
 void Scheduler::unqueue(uint32_t idx) noexcept {
-    reg_.at(idx).state = State::Idle;   // the caller sets the real next state
+    Record &r = reg_.at(idx);
+    r.state = State::Idle;   // the caller sets the real next state
     --armed_;
+    if (heap_.drop_if_last(r.due, idx)) return;
     if (armed_ == 0) {
         // Nothing armed: drop every entry.  The kernel timer is left as it
         // is: disarming it here would cost a system call on every destroy;
