@@ -9,7 +9,7 @@ B       := build
 MESON   := meson
 DEPS    := sh scripts/install-deps.sh
 # Every build folder gets the same layout: lib/, not a multiarch libdir.
-SETUP   := $(MESON) setup --libdir=lib -Dbench=true
+SETUP   := $(MESON) setup --libdir=lib
 
 .PHONY: all deps check check-quick check-valgrind check-asan check-tsan \
         demo install uninstall bench fuzz soak stress clean
@@ -19,7 +19,7 @@ all: $(B)/build.ninja
 
 $(B)/build.ninja:
 	@$(DEPS) build
-	$(SETUP) $(B) --prefix=$(abspath $(PREFIX))
+	$(SETUP) $(B) --prefix=$(abspath $(PREFIX)) -Dbench=true
 
 # ---- tests: the plain suite, then memcheck, then ASan+UBSan and TSan ----
 check:
