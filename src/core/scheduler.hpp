@@ -75,6 +75,9 @@ public:
     // this grace.  So threads grow with blocked callbacks, not with load,
     // and two threads do not fight over the lock for a backlog.
     static constexpr ns_t kBacklogGrace = 250'000;
+    // How long past a deadline the clock thread waits for its signal
+    // before it looks anyway (a lost signal must not stall the timers).
+    static constexpr ns_t kSignalBackstop = 5'000'000;
 
 private:
     Scheduler();

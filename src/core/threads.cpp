@@ -247,9 +247,20 @@ void Scheduler::clock_main(Ctx *self) {
             continue;
         }
         set_kernel_timer(next_due());
+        ns_t backstop = armed_due_;
         pthread_mutex_unlock(&mu_);
         siginfo_t si;
-        while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
+        if (backstop == kNever) {
+            // Nothing armed: sleep until an arm sets the kernel timer.
+            while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
+        } else {
+            // The signal should come at `backstop`; a signal can still be
+            // lost (an application setting SIGRTMAX to SIG_IGN discards a
+            // pending one), so never wait much past the deadline for it.
+            ns_t wait = backstop - now_ns() + kSignalBackstop;
+            timespec ts = to_timespec(wait > 0 ? wait : 0);
+            sigtimedwait(&set, &si, &ts);
+        }
         pthread_mutex_lock(&mu_);
     }
 }
