@@ -30,6 +30,10 @@ struct StartArg {
 };
 
 extern "C" void *thread_start(void *p) {
+    // Cancellation (pthread_cancel by the application) may only act inside
+    // a callback, where RunGuard cleans up; never while the thread holds or
+    // waits for the scheduler's lock.
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
     Ctx *c = static_cast<Ctx *>(p);
     tls_ctx = c;
     if (c->is_clock)
@@ -74,7 +78,11 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
         RunGuard guard{this, self, idx, gen};
         MOCKIT_CHAOS_POINT();
         void *(*cb)(void *) = d->cb;
-        if (cb) cb(d);
+        if (cb) {
+            pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
+            cb(d);
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+        }
         guard.returned = true;
     }
     pthread_mutex_lock(&mu_);
