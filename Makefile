@@ -66,5 +66,17 @@ bench: all
 	@$(DEPS) bench
 	sh bench/run.sh $(B)
 
+# ---- T3 of RELIABILITY.md: long runs a person starts ----
+DURATION ?= 600
+fuzz:
+	@$(DEPS) fuzz
+	sh fuzz/run-fuzz.sh $(DURATION)
+
+soak: all
+	sh tests/reliability/run-soak.sh $(B) $(DURATION)
+
+stress: all
+	sh tests/reliability/run-stress.sh $(B)
+
 clean:
 	rm -rf $(B) build-asan build-tsan build-fuzz
