@@ -9,7 +9,7 @@
 
 namespace mockit {
 
-int sleep_ms(uint32_t ms, int64_t *left_ms) noexcept {
+int sleep_ms(uint32_t ms, int64_t *left_ms) {
     *left_ms = 0;
     if (ms == 0) return 0;
     // An absolute deadline: an interrupted sleep knows exactly what is

@@ -5,6 +5,8 @@
 namespace mockit {
 // 0 when fully slept; EINTR with *left_ms (rounded up) when a signal
 // handler interrupted it.
-int sleep_ms(uint32_t ms, int64_t *left_ms) noexcept;
+// Not noexcept: clock_nanosleep is a cancellation point, and a thread
+// cancelled here must unwind through it.
+int sleep_ms(uint32_t ms, int64_t *left_ms);
 int wall_clock(time_t *secs, long *ms) noexcept;
 }  // namespace mockit
