@@ -29,7 +29,8 @@ MOCKIT_API struct data *Mockit_data_init(void) {
         errno = ENOMEM;
         return nullptr;
     }
-    if (Scheduler::get().adopt_owned(d) != 0) {
+    Scheduler *s = Scheduler::instance();
+    if (!s || s->adopt_owned(d) != 0) {
         std::free(d);
         errno = ENOMEM;
         return nullptr;
@@ -42,22 +43,30 @@ MOCKIT_API int Mockit_oneoff(uint32_t ms, struct data *data) {
     // The schedule counts from the call, not from the end of the first
     // call's one-time set-up.
     mockit::ns_t start = mockit::now_ns();
-    return Scheduler::get().arm(data, start, ms, false);
+    Scheduler *s = Scheduler::instance();
+    return s ? s->arm(data, start, ms, false) : ENOMEM;
 }
 
 MOCKIT_API int Mockit_getit(uint32_t ms, struct data *data) {
     if (!data || !data->cb || ms == 0) return EINVAL;
     mockit::ns_t start = mockit::now_ns();
-    return Scheduler::get().arm(data, start, ms, true);
+    Scheduler *s = Scheduler::instance();
+    return s ? s->arm(data, start, ms, true) : ENOMEM;
 }
 
 MOCKIT_API int Mockit_destroy(struct data *data) {
-    if (!data) return EINVAL;
-    return Scheduler::get().destroy(data);
+    Scheduler *s = Scheduler::existing();   // none yet: nothing is known
+    if (!data || !s) return EINVAL;
+    return s->destroy(data);
 }
 
 MOCKIT_API int Mockit_overrun(const struct data *data) {
-    return Scheduler::get().overrun(data);
+    Scheduler *s = Scheduler::existing();
+    if (!s) {
+        errno = EINVAL;
+        return -1;
+    }
+    return s->overrun(data);
 }
 
 MOCKIT_API int Mockit_gettime(time_t *secs, long *ms) {

@@ -8,6 +8,7 @@
 // Everything here runs under mu_.  A callback runs without it.
 #include "core/scheduler.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <new>
@@ -18,11 +19,29 @@ namespace mockit {
 
 thread_local Ctx *tls_ctx = nullptr;
 
-Scheduler &Scheduler::get() {
+namespace {
+std::atomic<Scheduler *> g_scheduler{nullptr};
+pthread_mutex_t g_make_mu = PTHREAD_MUTEX_INITIALIZER;
+}  // namespace
+
+Scheduler *Scheduler::existing() noexcept { return g_scheduler.load(std::memory_order_acquire); }
+
+Scheduler *Scheduler::instance() noexcept {
+    if (Scheduler *s = existing()) return s;
     // Never destroyed: library threads may run while static destructors
     // do at exit(), so the scheduler must outlive them all.
-    static Scheduler *s = new Scheduler();
-    return *s;
+    pthread_mutex_lock(&g_make_mu);
+    Scheduler *s = g_scheduler.load(std::memory_order_relaxed);
+    if (!s) {
+        try {
+            s = new Scheduler();
+            g_scheduler.store(s, std::memory_order_release);
+        } catch (...) {
+            s = nullptr;   // out of memory: the caller says ENOMEM
+        }
+    }
+    pthread_mutex_unlock(&g_make_mu);
+    return s;
 }
 
 namespace {
@@ -39,9 +58,9 @@ Scheduler::Scheduler() {
     pthread_mutex_init(&mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
-    pthread_atfork([] { get().before_fork(); },
-                   [] { get().after_fork_parent(); },
-                   [] { get().after_fork_child(); });
+    pthread_atfork([] { existing()->before_fork(); },
+                   [] { existing()->after_fork_parent(); },
+                   [] { existing()->after_fork_child(); });
 }
 
 // ---- the caller's side ----

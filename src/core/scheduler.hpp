@@ -52,7 +52,11 @@ struct Ctx {
 
 class Scheduler {
 public:
-    static Scheduler &get();
+    // The process's scheduler, made on first use; nullptr only when that
+    // allocation fails (ENOMEM for the caller, and a later call retries).
+    static Scheduler *instance() noexcept;
+    // The scheduler if one was made (nothing to destroy before that).
+    static Scheduler *existing() noexcept;
 
     int arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept;
     int destroy(struct data *d) noexcept;
@@ -118,6 +122,7 @@ private:
     ns_t standby_until_ = kNever;
     bool clock_busy_ = false;
     bool started_ = false;
+    bool starting_ = false;     // a start_threads() waits for its clock thread
     int start_status_ = 0;      // set by the clock thread at start-up
     bool start_reported_ = false;
     pid_t clock_tid_ = 0;

@@ -21,8 +21,10 @@ namespace {
 
 // The clock thread hears its kernel timer through this signal, thread-
 // directed at itself and blocked there (taken with sigwaitinfo); no handler
-// is installed, so the application's use of signals is untouched.
-int clock_signal() noexcept { return SIGRTMAX; }
+// is installed, so the application's use of signals is untouched.  Not
+// SIGRTMAX itself: valgrind keeps that one for its own use (SIGVGKILL) and
+// interrupts the clock thread's system calls with it.
+int clock_signal() noexcept { return SIGRTMAX - 1; }
 
 struct StartArg {
     Scheduler *s;
@@ -37,9 +39,9 @@ extern "C" void *thread_start(void *p) {
     Ctx *c = static_cast<Ctx *>(p);
     tls_ctx = c;
     if (c->is_clock)
-        Scheduler::get().clock_main(c);
+        Scheduler::existing()->clock_main(c);
     else
-        Scheduler::get().follower_main(c);
+        Scheduler::existing()->follower_main(c);
     return nullptr;
 }
 
@@ -173,11 +175,15 @@ int Scheduler::spawn(bool clock) noexcept {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all;
+    // Born with every signal blocked: a new thread inherits the creator's
+    // mask, so block all around pthread_create (this cannot fail, unlike
+    // pthread_attr_setsigmask_np, which allocates).
+    sigset_t all, old;
     sigfillset(&all);
-    pthread_attr_setsigmask_np(&attr, &all);   // born with every signal blocked
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
     int rc = pthread_create(&t, &attr, thread_start, c);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     pthread_attr_destroy(&attr);
     if (rc) {
         threads_.pop_back();
@@ -198,7 +204,15 @@ int Scheduler::spawn(bool clock) noexcept {
 }
 
 int Scheduler::start_threads() noexcept {
-    if (int rc = spawn(true)) return rc;
+    // spawn(true) releases the lock while the clock thread starts: other
+    // first arms must wait for that start, not begin another scheduler.
+    while (starting_) pthread_cond_wait(&start_cv_, &mu_);
+    if (started_) return 0;
+    starting_ = true;
+    int rc = spawn(true);
+    starting_ = false;
+    pthread_cond_broadcast(&start_cv_);
+    if (rc) return rc;
     started_ = true;
     // One follower from the start, so the first slow callback does not
     // have to wait for a pthread_create.  Not fatal if it fails.
@@ -263,7 +277,7 @@ void Scheduler::clock_main(Ctx *self) {
             while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
         } else {
             // The signal should come at `backstop`; a signal can still be
-            // lost (an application setting SIGRTMAX to SIG_IGN discards a
+            // lost (an application setting it to SIG_IGN discards a
             // pending one), so never wait much past the deadline for it.
             ns_t wait = backstop - now_ns() + kSignalBackstop;
             timespec ts = to_timespec(wait > 0 ? wait : 0);
@@ -374,6 +388,7 @@ void Scheduler::after_fork_child() noexcept {
     standby_ = nullptr;
     clock_busy_ = false;
     started_ = false;
+    starting_ = false;
     ktimer_ok_ = false;   // POSIX timers are not inherited
     armed_due_ = kNever;
     followers_ = 0;
