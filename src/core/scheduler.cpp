@@ -55,6 +55,10 @@ void init_mono_cond(pthread_cond_t *cv) {
 }  // namespace
 
 Scheduler::Scheduler() {
+    // Room for every library thread up front: the thread bookkeeping then
+    // never allocates on paths that cannot report ENOMEM.
+    threads_.reserve(kMaxFollowers + 2);
+    idle_.reserve(kMaxFollowers + 2);
     pthread_mutex_init(&mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);

@@ -119,8 +119,13 @@ void Scheduler::set_kernel_timer(ns_t due) noexcept {
     if (due == armed_due_ || !ktimer_ok_) return;
     itimerspec its{};
     if (due != kNever) its.it_value = to_timespec(due);   // zero disarms
-    timer_settime(ktimer_, TIMER_ABSTIME, &its, nullptr);
-    armed_due_ = due;
+    armed_due_ = due;   // the clock thread's backstop follows it either way
+    if (timer_settime(ktimer_, TIMER_ABSTIME, &its, nullptr) != 0 &&
+        !(tls_ctx && tls_ctx->is_clock) && due != kNever) {
+        // The kernel refused: wake the clock thread so that it waits with
+        // a time-out for this deadline instead of sleeping through it.
+        syscall(SYS_tgkill, pid_t(getpid()), clock_tid_, clock_signal());
+    }
 }
 
 // A timer due at `due` was just queued: make sure someone wakes for it.
@@ -251,6 +256,7 @@ void Scheduler::clock_main(Ctx *self) {
     ktimer_ = t;
     ktimer_ok_ = true;
     armed_due_ = kNever;
+    clock_tid_ = sev._sigev_un._tid;
 
     sigset_t set;
     sigemptyset(&set);
@@ -272,9 +278,11 @@ void Scheduler::clock_main(Ctx *self) {
         ns_t backstop = armed_due_;
         pthread_mutex_unlock(&mu_);
         siginfo_t si;
+        // Any return is a reason to look again, EINTR included: a signal
+        // flushed while we were being woken (SIG_IGN set on it) still woke us.
         if (backstop == kNever) {
             // Nothing armed: sleep until an arm sets the kernel timer.
-            while (sigwaitinfo(&set, &si) < 0 && errno == EINTR) {}
+            sigwaitinfo(&set, &si);
         } else {
             // The signal should come at `backstop`; a signal can still be
             // lost (an application setting it to SIG_IGN discards a
