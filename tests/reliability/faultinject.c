@@ -1,0 +1,156 @@
+/*
+ * faultinject.so - RELIABILITY.md FLT-09: an LD_PRELOAD interposer that
+ * makes chosen calls fail, to drive libmockit through its error paths.
+ *
+ * Interposed: malloc, calloc, realloc (so operator new too, which calls
+ * malloc: it throws std::bad_alloc, new(nothrow) returns NULL),
+ * pthread_create (EAGAIN), timer_create (EAGAIN), timer_settime (EINVAL).
+ *
+ * Which call fails, per kind (malloc counts malloc+calloc+realloc):
+ *   environment, counted from process start:
+ *     MOCKIT_FI_MALLOC=N  MOCKIT_FI_PTHREAD_CREATE=N
+ *     MOCKIT_FI_TIMER_CREATE=N  MOCKIT_FI_TIMER_SETTIME=N
+ *     (the N-th call fails; MOCKIT_FI_PERSIST=1: it and all later ones)
+ *   or at run time, from the program (found with dlsym(RTLD_DEFAULT)):
+ *     void mockit_fi_set(int kind, long n, int persist);   counts restart at 0
+ *                                        (n == 0 disarms and keeps the counts)
+ *     long mockit_fi_calls(int kind);     calls seen since the last set
+ *     long mockit_fi_failed(int kind);    calls made to fail since then
+ *   kinds: 0 malloc, 1 pthread_create, 2 timer_create, 3 timer_settime.
+ */
+#define _GNU_SOURCE 1
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FI_KINDS 4
+enum { FI_MALLOC, FI_PTHREAD_CREATE, FI_TIMER_CREATE, FI_TIMER_SETTIME };
+
+static atomic_long fi_n[FI_KINDS];       /* 0: off */
+static atomic_int fi_persist[FI_KINDS];
+static atomic_long fi_calls[FI_KINDS];
+static atomic_long fi_failed[FI_KINDS];
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+
+__attribute__((visibility("default"))) void mockit_fi_set(int kind, long n, int persist) {
+    if (kind < 0 || kind >= FI_KINDS) return;
+    atomic_store(&fi_n[kind], 0);
+    if (n == 0) return;   /* disarm: the counts stay readable */
+    atomic_store(&fi_calls[kind], 0);
+    atomic_store(&fi_failed[kind], 0);
+    atomic_store(&fi_persist[kind], persist);
+    atomic_store(&fi_n[kind], n);
+}
+
+__attribute__((visibility("default"))) long mockit_fi_calls(int kind) {
+    return kind >= 0 && kind < FI_KINDS ? atomic_load(&fi_calls[kind]) : -1;
+}
+
+__attribute__((visibility("default"))) long mockit_fi_failed(int kind) {
+    return kind >= 0 && kind < FI_KINDS ? atomic_load(&fi_failed[kind]) : -1;
+}
+
+static long env_long(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : 0;
+}
+
+__attribute__((constructor)) static void fi_init(void) {
+    int persist = env_long("MOCKIT_FI_PERSIST") != 0;
+    const char *names[FI_KINDS] = { "MOCKIT_FI_MALLOC", "MOCKIT_FI_PTHREAD_CREATE",
+                                    "MOCKIT_FI_TIMER_CREATE", "MOCKIT_FI_TIMER_SETTIME" };
+    for (int k = 0; k < FI_KINDS; k++) {
+        long n = env_long(names[k]);
+        if (n > 0) {
+            atomic_store(&fi_persist[k], persist);
+            atomic_store(&fi_n[k], n);
+        }
+    }
+}
+
+/* true: make this call fail */
+static int fi_hit(int kind) {
+    long n = atomic_load_explicit(&fi_n[kind], memory_order_relaxed);
+    if (n <= 0) return 0;
+    long c = atomic_fetch_add(&fi_calls[kind], 1) + 1;
+    int fail = atomic_load(&fi_persist[kind]) ? c >= n : c == n;
+    if (fail) atomic_fetch_add(&fi_failed[kind], 1);
+    return fail;
+}
+
+__attribute__((visibility("default"))) void *malloc(size_t n) {
+    if (fi_hit(FI_MALLOC)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_malloc(n);
+}
+
+__attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
+    if (fi_hit(FI_MALLOC)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_calloc(a, b);
+}
+
+__attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
+    if (fi_hit(FI_MALLOC)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __libc_realloc(p, n);
+}
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+typedef int (*timer_create_fn)(clockid_t, struct sigevent *, timer_t *);
+typedef int (*timer_settime_fn)(timer_t, int, const struct itimerspec *, struct itimerspec *);
+
+__attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pthread_attr_t *a,
+                                                          void *(*fn)(void *), void *arg) {
+    static _Atomic(pthread_create_fn) real;
+    pthread_create_fn f = atomic_load(&real);
+    if (!f) {
+        f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+        atomic_store(&real, f);
+    }
+    if (fi_hit(FI_PTHREAD_CREATE)) return EAGAIN;
+    return f(t, a, fn, arg);
+}
+
+__attribute__((visibility("default"))) int timer_create(clockid_t c, struct sigevent *sev, timer_t *t) {
+    static _Atomic(timer_create_fn) real;
+    timer_create_fn f = atomic_load(&real);
+    if (!f) {
+        f = (timer_create_fn)dlsym(RTLD_NEXT, "timer_create");
+        atomic_store(&real, f);
+    }
+    if (fi_hit(FI_TIMER_CREATE)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return f(c, sev, t);
+}
+
+__attribute__((visibility("default"))) int timer_settime(timer_t t, int flags, const struct itimerspec *v,
+                                                         struct itimerspec *old) {
+    static _Atomic(timer_settime_fn) real;
+    timer_settime_fn f = atomic_load(&real);
+    if (!f) {
+        f = (timer_settime_fn)dlsym(RTLD_NEXT, "timer_settime");
+        atomic_store(&real, f);
+    }
+    if (fi_hit(FI_TIMER_SETTIME)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return f(t, flags, v, old);
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# T3 soak of RELIABILITY.md LOAD-05, shortened: a mixed workload (churn
+# threads, 100 intervals of 1-1000 ms, a bsleep loop, a fork every 10 s
+# (60 s in runs of an hour or more), SIGSTOP/SIGCONT now and then) for
+# SECONDS; samples RSS, fds, kernel timers and library threads and reports
+# the RSS slope.  Exits 1 if an invariant broke.
+#   sh tests/reliability/run-soak.sh BUILD_DIR [SECONDS]
+# (make soak: BUILD_DIR = build, SECONDS = DURATION, default 600.)
+set -u
+b=${1:-build}
+secs=${2:-600}
+s="$b/tests/reliability/rel-stress"
+[ -x "$s" ] || { echo "run-soak: $s not built (meson compile -C $b)" >&2; exit 2; }
+export LD_LIBRARY_PATH="$b/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+"$s" soak "$secs" &
+pid=$!
+# stop and continue it every 30 s (a scheduling fault, TIM-08)
+(
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 30
+        kill -STOP "$pid" 2>/dev/null || break
+        sleep 0.2
+        kill -CONT "$pid" 2>/dev/null || break
+    done
+) &
+stopper=$!
+wait "$pid"
+rc=$?
+kill "$stopper" 2>/dev/null
+wait "$stopper" 2>/dev/null
+[ "$rc" = 0 ] && echo "run-soak: ok" || echo "run-soak: FAILED ($rc)"
+exit "$rc"

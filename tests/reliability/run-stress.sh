@@ -1,0 +1,33 @@
+#!/bin/sh
+# T3 stress runs of RELIABILITY.md: LIFE-07 full (8 threads x 100 000
+# operations) and LOAD-01..04 at catalogue counts.  Prints "name: value"
+# figures; exits 1 if any run broke an invariant.
+#   sh tests/reliability/run-stress.sh BUILD_DIR [LOAD04_SECONDS]
+# (make stress: BUILD_DIR = build).  Needs the built rel-stress and, for the
+# thread-cap variant of LOAD-02, mockit-faultinject.so beside it.
+set -u
+b=${1:-build}
+secs=${2:-60}
+d="$b/tests/reliability"
+s="$d/rel-stress"
+[ -x "$s" ] || { echo "run-stress: $s not built (meson compile -C $b)" >&2; exit 2; }
+export LD_LIBRARY_PATH="$b/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fail=0
+run() {
+    echo "== $*"
+    t0=$(date +%s)
+    "$s" "$@" || fail=1
+    echo "   ($(( $(date +%s) - t0 )) s)"
+}
+run life07 8 100000
+run load01 1000000
+run load02 100000
+# LOAD-02 with thread creation capped: the 4th pthread_create and all later
+# ones fail (EAGAIN) -- the library runs on the threads it has.
+echo "== load02 100000 (pthread_create capped after 3 threads)"
+MOCKIT_FI_PTHREAD_CREATE=4 MOCKIT_FI_PERSIST=1 LD_PRELOAD="$d/mockit-faultinject.so" "$s" load02 100000 || fail=1
+run load03 32
+run load03 1000
+run load04 "$secs" 4
+[ "$fail" = 0 ] && echo "run-stress: all ok" || echo "run-stress: FAILED"
+exit "$fail"

@@ -1,0 +1,594 @@
+/*
+ * rel-stress: the T3 runs of RELIABILITY.md that take minutes, driven by
+ * run-stress.sh and run-soak.sh (not by meson test).  Each mode prints its
+ * figures as "name: value" lines and exits 1 when an invariant broke.
+ *
+ *   rel-stress life07 THREADS OPS     LIFE-07 churn (8 x 100000 in T3)
+ *   rel-stress load01 N               LOAD-01: N one-shots over 1-1000 ms
+ *   rel-stress load02 N               LOAD-02: RLIMIT_SIGPENDING 64, N timers
+ *                                     (run it under faultinject.so with
+ *                                     MOCKIT_FI_PTHREAD_CREATE for the cap)
+ *   rel-stress load03 BLOCKERS        LOAD-03: BLOCKERS 200 ms callbacks due at
+ *                                     once beside a 10 ms interval
+ *   rel-stress load04 SECONDS HOGS    LOAD-04: TIM-01/03/05 at nice 19 beside
+ *                                     HOGS busy processes
+ *   rel-stress soak SECONDS           LOAD-05 (shortened): mixed workload,
+ *                                     resources sampled, RSS slope
+ */
+#include "rel.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mockit.h>
+
+#include "churn.h"
+
+static int failures;
+#define CHECK(cond, ...) do {                                   \
+        if (!(cond)) {                                          \
+            failures++;                                         \
+            fprintf(stderr, "FAIL: " __VA_ARGS__);              \
+            fputc('\n', stderr);                                \
+        }                                                       \
+    } while (0)
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void *never_cb(void *arg) {
+    (void)arg;
+    return NULL;
+}
+
+/* ---- LIFE-07 ---- */
+
+static int mode_life07(int argc, char **argv) {
+    struct churn_cfg cfg = { .threads = argc > 0 ? atoi(argv[0]) : 8,
+                             .ops = argc > 1 ? (unsigned)atol(argv[1]) : 100000,
+                             .seed = mt_seed(), .sample_us = 5000 };
+    struct churn_cfg warm = cfg;
+    warm.ops = 1000;
+    struct churn_result r;
+    churn_run(&warm, &r);
+    mt_sleep_ms(100);
+    long rss0 = rel_rss_kb();
+    int fds0 = rel_fd_count(), kt0 = rel_ktimer_count();
+    uint64_t t0 = mt_now_ns();
+    int rc = churn_run(&cfg, &r);
+    double secs = (mt_now_ns() - t0) / 1e9;
+    mt_sleep_ms(100);
+    long rss1 = rel_rss_kb();
+    printf("life07.threads: %d\nlife07.ops: %llu\nlife07.seconds: %.1f\nlife07.callbacks: %llu\n"
+           "life07.max_library_threads: %d\nlife07.rss_kib: %ld -> %ld\nlife07.fds: %d -> %d\n"
+           "life07.kernel_timers: %d -> %d\n",
+           cfg.threads, r.ops, secs, r.calls, r.max_lib_threads, rss0, rss1, fds0, rel_fd_count(), kt0,
+           rel_ktimer_count());
+    CHECK(rc == 0, "churn: %lu failures (first: %s), %lu overlaps, %lu calls after destroy, %lu bad "
+          "overruns, %lu late calls", r.failures, r.first_failure, r.overlap, r.after_destroy,
+          r.bad_overrun, r.late_calls);
+    CHECK(r.max_lib_threads <= 65, "library threads %d > 65", r.max_lib_threads);
+    CHECK(rss1 - rss0 < 1024, "RSS grew by %ld KiB", rss1 - rss0);
+    CHECK(rel_fd_count() == fds0, "fds changed");
+    CHECK(rel_ktimer_count() == kt0, "kernel timers changed");
+    return 0;
+}
+
+/* ---- LOAD-01 ---- */
+
+static struct data *l1_d;
+static uint64_t *l1_due;
+static _Atomic uint64_t *l1_at;
+static atomic_uint *l1_calls;
+
+static void *l1_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    size_t i = (size_t)((struct data *)arg - l1_d);
+    atomic_store_explicit(&l1_at[i], t, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l1_calls[i], 1, memory_order_relaxed);
+    return NULL;
+}
+
+static int mode_load01(int argc, char **argv) {
+    size_t n = argc > 0 ? (size_t)atol(argv[0]) : 1000000;
+    l1_d = calloc(n, sizeof *l1_d);
+    l1_due = calloc(n, sizeof *l1_due);
+    l1_at = calloc(n, sizeof *l1_at);
+    l1_calls = calloc(n, sizeof *l1_calls);
+    if (!l1_d || !l1_due || !l1_at || !l1_calls) return 2;
+    uint64_t seed = mt_seed();
+    uint32_t *ms = malloc(n * sizeof *ms);
+    for (size_t i = 0; i < n; i++) {
+        l1_d[i].cb = l1_cb;
+        ms[i] = 1 + mt_rand_below(&seed, 1000);
+        l1_due[i] = 0;
+    }
+    /* warm the library up, touch every page the test itself uses */
+    static struct data w = { never_cb, NULL, 0 };
+    Mockit_oneoff(0, &w);
+    mt_sleep_ms(50);
+    long rss0 = rel_rss_kb();
+    enum { BATCH = 1000 };
+    size_t nb = (n + BATCH - 1) / BATCH;
+    uint64_t *arm_ns = malloc(nb * sizeof *arm_ns);
+    uint64_t t_start = mt_now_ns();
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * BATCH, hi = lo + BATCH < n ? lo + BATCH : n;
+        uint64_t t0 = mt_now_ns();
+        for (size_t i = lo; i < hi; i++) {
+            l1_due[i] = mt_now_ns() + ms[i] * MT_NS_PER_MS;
+            if (Mockit_oneoff(ms[i], &l1_d[i])) { failures++; break; }
+        }
+        arm_ns[b] = (mt_now_ns() - t0) / (hi - lo);
+    }
+    uint64_t t_armed = mt_now_ns();
+    long rss1 = rel_rss_kb();
+    int kt = rel_ktimer_count();
+    /* wait for all: the last is due within ~1 s of the end of arming */
+    uint64_t dl = t_armed + 1000 * MT_NS_PER_MS + 5000 * MT_NS_PER_MS;
+    size_t done = 0;
+    while (mt_now_ns() < dl) {
+        done = 0;
+        for (size_t i = 0; i < n; i++) done += atomic_load_explicit(&l1_calls[i], memory_order_relaxed) >= 1;
+        if (done == n) break;
+        mt_sleep_ms(100);
+    }
+    mt_sleep_ms(100);
+    size_t early = 0, multi = 0, missing = 0;
+    uint64_t max_late = 0, last_at = 0;
+    uint64_t *late = malloc(n * sizeof *late);
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = atomic_load(&l1_calls[i]);
+        uint64_t at = atomic_load(&l1_at[i]);
+        if (c == 0) { missing++; late[i] = 0; continue; }
+        if (c > 1) multi++;
+        if (at < l1_due[i]) early++;
+        late[i] = at > l1_due[i] ? at - l1_due[i] : 0;
+        if (late[i] > max_late) max_late = late[i];
+        if (at > last_at) last_at = at;
+    }
+    qsort(late, n, sizeof *late, cmp_u64);
+    qsort(arm_ns, nb, sizeof *arm_ns, cmp_u64);
+    /* destroy cost: arm far-future timers and destroy them */
+    uint64_t *des_ns = malloc(nb * sizeof *des_ns);
+    for (size_t i = 0; i < n; i++) Mockit_oneoff(3600000, &l1_d[i]);
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * BATCH, hi = lo + BATCH < n ? lo + BATCH : n;
+        uint64_t t0 = mt_now_ns();
+        for (size_t i = lo; i < hi; i++) Mockit_destroy(&l1_d[i]);
+        des_ns[b] = (mt_now_ns() - t0) / (hi - lo);
+    }
+    qsort(des_ns, nb, sizeof *des_ns, cmp_u64);
+    /* dispatch rate: all N due at the same instant, after arming is over */
+    for (size_t i = 0; i < n; i++) atomic_store(&l1_calls[i], 0);
+    uint64_t burst_due = mt_now_ns() + 3000 * MT_NS_PER_MS;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t now = mt_now_ns();
+        Mockit_oneoff((uint32_t)((burst_due - now) / MT_NS_PER_MS), &l1_d[i]);
+    }
+    mt_sleep_until_ns(burst_due);
+    uint64_t burst_dl = burst_due + 30000 * MT_NS_PER_MS;
+    size_t got = 0;
+    while (mt_now_ns() < burst_dl) {
+        got = 0;
+        for (size_t i = 0; i < n; i++) got += atomic_load_explicit(&l1_calls[i], memory_order_relaxed) >= 1;
+        if (got == n) break;
+        mt_sleep_ms(20);
+    }
+    uint64_t burst_last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (atomic_load(&l1_at[i]) > burst_last) burst_last = atomic_load(&l1_at[i]);
+    double burst_rate = burst_last > burst_due ? n / ((burst_last - burst_due) / 1e9) : 0;
+    CHECK(got == n, "burst: %zu of %zu fired", got, n);
+    double per_timer = (double)(rss1 - rss0) * 1024.0 / (double)n;
+    printf("load01.timers: %zu\nload01.arm_seconds: %.2f\nload01.arm_median_ns: %llu\n"
+           "load01.destroy_median_ns: %llu\nload01.rss_bytes_per_timer: %.1f\nload01.kernel_timers: %d\n"
+           "load01.late_p50_ms: %.3f\nload01.late_p99_ms: %.3f\nload01.late_max_ms: %.3f\n"
+           "load01.missing: %zu\nload01.early: %zu\nload01.called_twice: %zu\n"
+           "load01.burst_dispatch_per_second: %.0f\n",
+           n, (t_armed - t_start) / 1e9, (unsigned long long)arm_ns[nb / 2],
+           (unsigned long long)des_ns[nb / 2], per_timer, kt, late[n / 2] / 1e6, late[n * 99 / 100] / 1e6,
+           max_late / 1e6, missing, early, multi, burst_rate);
+    CHECK(missing == 0, "%zu one-shots never fired", missing);
+    CHECK(early == 0, "%zu one-shots early", early);
+    CHECK(multi == 0, "%zu one-shots fired twice", multi);
+    CHECK(max_late < 5000 * MT_NS_PER_MS, "a one-shot %.1f ms late (bound 5 s)", max_late / 1e6);
+    CHECK(kt <= 1, "%d kernel timers", kt);
+    CHECK(per_timer <= 64, "%.1f bytes of RSS per timer (bound 64)", per_timer);
+    return 0;
+}
+
+/* ---- LOAD-02 ---- */
+
+static atomic_uint l2_calls;
+static void *l2_cb(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&l2_calls, 1);
+    return NULL;
+}
+
+static int mode_load02(int argc, char **argv) {
+    size_t n = argc > 0 ? (size_t)atol(argv[0]) : 100000;
+    struct rlimit rl = { 64, 64 };
+    int rlrc = setrlimit(RLIMIT_SIGPENDING, &rl);
+    struct data *d = calloc(n, sizeof *d);
+    if (!d) return 2;
+    uint64_t seed = mt_seed();
+    int max_threads = 0;
+    for (size_t i = 0; i < n; i++) {
+        d[i].cb = l2_cb;
+        int rc = Mockit_oneoff(1 + mt_rand_below(&seed, 500), &d[i]);
+        CHECK(rc == 0 || rc == EAGAIN, "arm %zu: %d", i, rc);
+        if (rc == EAGAIN) {   /* no thread could be started (capped): retry later */
+            mt_sleep_ms(1);
+            i--;
+        }
+    }
+    uint64_t dl = mt_now_ns() + 10000 * MT_NS_PER_MS;
+    while (atomic_load(&l2_calls) < n && mt_now_ns() < dl) {
+        int t = mt_lib_threads(NULL);
+        if (t > max_threads) max_threads = t;
+        mt_sleep_ms(5);
+    }
+    printf("load02.rlimit_sigpending_set: %s\nload02.timers: %zu\nload02.called: %u\n"
+           "load02.max_library_threads: %d\nload02.kernel_timers: %d\n",
+           rlrc == 0 ? "64" : "no", n, atomic_load(&l2_calls), max_threads, rel_ktimer_count());
+    CHECK(atomic_load(&l2_calls) == n, "%u of %zu fired", atomic_load(&l2_calls), n);
+    CHECK(max_threads <= 65, "%d library threads", max_threads);
+    return 0;
+}
+
+/* ---- LOAD-03 ---- */
+
+static atomic_uint l3_calls, l3_inside, l3_max_inside;
+static void *l3_block_cb(void *arg) {
+    (void)arg;
+    unsigned in = atomic_fetch_add(&l3_inside, 1) + 1;
+    unsigned m = atomic_load(&l3_max_inside);
+    while (in > m && !atomic_compare_exchange_weak(&l3_max_inside, &m, in)) {}
+    mt_sleep_ms(200);
+    atomic_fetch_sub(&l3_inside, 1);
+    atomic_fetch_add(&l3_calls, 1);
+    return NULL;
+}
+
+#define L3_LOG 4096
+static mt_tick l3_ticks[L3_LOG];
+static mt_log l3_log = MT_LOG_INIT(l3_ticks);
+static void *l3_tick_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    int ov = Mockit_overrun(arg);
+    mt_log_add(&l3_log, t, ov, ov < 0 ? errno : 0);
+    return NULL;
+}
+
+static int mode_load03(int argc, char **argv) {
+    unsigned n = argc > 0 ? (unsigned)atoi(argv[0]) : 1000;
+    struct data *b = calloc(n, sizeof *b);
+    static struct data tick;
+    tick = (struct data){ .cb = l3_tick_cb };
+    uint64_t origin = mt_now_ns();
+    Mockit_getit(10, &tick);
+    uint64_t origin_hi = mt_now_ns();
+    mt_sleep_ms(100);
+    uint64_t due = mt_now_ns() + 20 * MT_NS_PER_MS;
+    for (unsigned i = 0; i < n; i++) {
+        b[i].cb = l3_block_cb;
+        uint64_t now = mt_now_ns();
+        Mockit_oneoff(now < due ? (uint32_t)((due - now) / MT_NS_PER_MS) : 0, &b[i]);
+    }
+    int max_threads = 0;
+    uint64_t dl = mt_now_ns() + (uint64_t)(n / 8 + 10) * 200 * MT_NS_PER_MS;
+    while (atomic_load(&l3_calls) < n && mt_now_ns() < dl) {
+        int t = mt_lib_threads(NULL);
+        if (t > max_threads) max_threads = t;
+        mt_sleep_ms(5);
+    }
+    uint64_t t_drained = mt_now_ns();
+    mt_sleep_ms(200);
+    Mockit_destroy(&tick);
+    mt_grid g;
+    mt_grid_analyse(&l3_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
+    printf("load03.blockers: %u\nload03.called: %u\nload03.max_blocked_at_once: %u\n"
+           "load03.max_library_threads: %d\nload03.drain_seconds: %.2f\n"
+           "load03.interval_calls: %u\nload03.interval_max_late_ms: %.2f\n",
+           n, atomic_load(&l3_calls), atomic_load(&l3_max_inside), max_threads,
+           (t_drained - due) / 1e9, g.calls, g.max_late_ns / 1e6);
+    CHECK(atomic_load(&l3_calls) == n, "%u of %u blocking callbacks ran", atomic_load(&l3_calls), n);
+    CHECK(max_threads <= 65, "%d library threads (cap 65)", max_threads);
+    CHECK(g.first_early < 0, "interval call %d early", g.first_early);
+    CHECK(g.first_bad_ov < 0, "interval overrun < 0");
+    /* within the cap (64 followers + the clock thread), one thread is
+     * always free for the interval: its lateness stays small */
+    if (n <= 32) CHECK(g.max_late_ns < 20 * MT_NS_PER_MS, "interval %.1f ms late with %u blockers", g.max_late_ns / 1e6, n);
+    else CHECK(g.max_late_ns < 60000 * MT_NS_PER_MS, "interval stalled");
+    return 0;
+}
+
+/* ---- LOAD-04 ---- */
+
+#define L4_LOG 16384
+static mt_tick l4_ticks[L4_LOG];
+static mt_log l4_log = MT_LOG_INIT(l4_ticks);
+static void *l4_tick_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    int ov = Mockit_overrun(arg);
+    mt_log_add(&l4_log, t, ov, ov < 0 ? errno : 0);
+    return NULL;
+}
+static mt_tick l4s_ticks[1024];
+static mt_log l4s_log = MT_LOG_INIT(l4s_ticks);
+static atomic_int l4s_first = 1;
+static void *l4_slow_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    int ov = Mockit_overrun(arg);
+    mt_log_add(&l4s_log, t, ov, ov < 0 ? errno : 0);
+    if (atomic_exchange(&l4s_first, 0)) mt_sleep_ms(1000);   /* TIM-05: the first blocks 1 s */
+    return NULL;
+}
+
+#define L4_SHOTS 10000
+static struct data l4_d[L4_SHOTS];
+static uint64_t l4_due[L4_SHOTS];
+static _Atomic uint64_t l4_at[L4_SHOTS];
+static atomic_int l4_calls[L4_SHOTS];
+static void *l4_shot_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    size_t i = (size_t)((struct data *)arg - l4_d);
+    atomic_store(&l4_at[i], t);
+    atomic_fetch_add(&l4_calls[i], 1);
+    return NULL;
+}
+
+struct l4_base { uint64_t until; uint64_t *late; unsigned n, cap; };
+static void *l4_baseline(void *arg) {
+    struct l4_base *b = arg;
+    uint64_t t = mt_now_ns();
+    while (t < b->until && b->n < b->cap) {
+        t += 10 * MT_NS_PER_MS;
+        mt_sleep_until_ns(t);
+        b->late[b->n++] = mt_now_ns() - t;
+    }
+    return NULL;
+}
+
+static int mode_load04(int argc, char **argv) {
+    int secs = argc > 0 ? atoi(argv[0]) : 60;
+    int hogs = argc > 1 ? atoi(argv[1]) : 4;
+    pid_t hog[64];
+    for (int h = 0; h < hogs && h < 64; h++) {
+        hog[h] = fork();
+        if (hog[h] == 0) {
+            volatile unsigned long x = 0;
+            alarm((unsigned)secs + 30);
+            for (;;) x++;
+        }
+    }
+    setpriority(PRIO_PROCESS, 0, 19);
+    static struct data tick, slow;
+    tick = (struct data){ .cb = l4_tick_cb };
+    slow = (struct data){ .cb = l4_slow_cb };
+    uint64_t origin = mt_now_ns();
+    Mockit_getit(10, &tick);
+    uint64_t origin_hi = mt_now_ns();
+    uint64_t sorigin = mt_now_ns();
+    Mockit_getit(100, &slow);
+    uint64_t sorigin_hi = mt_now_ns();
+    /* the kernel's own lateness at nice 19 under the same load */
+    static uint64_t base_late[100000];
+    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, 0, 100000 };
+    pthread_t bt;
+    mt_thread_start(&bt, "mt-baseline", l4_baseline, &base);
+    uint64_t seed = mt_seed();
+    /* TIM-01: one-shots spread over the run */
+    for (int i = 0; i < L4_SHOTS; i++) {
+        uint32_t ms = mt_rand_below(&seed, (unsigned)secs * 1000);
+        l4_d[i].cb = l4_shot_cb;
+        l4_due[i] = mt_now_ns() + ms * MT_NS_PER_MS;
+        Mockit_oneoff(ms, &l4_d[i]);
+    }
+    mt_sleep_until_ns(origin + (uint64_t)secs * 1000 * MT_NS_PER_MS + 3000 * MT_NS_PER_MS);
+    pthread_join(bt, NULL);
+    qsort(base_late, base.n, sizeof base_late[0], cmp_u64);
+    uint64_t t_end = mt_now_ns();
+    Mockit_destroy(&tick);
+    Mockit_destroy(&slow);
+    for (int h = 0; h < hogs && h < 64; h++) {
+        kill(hog[h], SIGKILL);
+        waitpid(hog[h], NULL, 0);
+    }
+    int early = 0, missing = 0, multi = 0;
+    static uint64_t late[L4_SHOTS];
+    for (int i = 0; i < L4_SHOTS; i++) {
+        int c = atomic_load(&l4_calls[i]);
+        uint64_t at = atomic_load(&l4_at[i]);
+        if (!c) { missing++; late[i] = 0; continue; }
+        if (c > 1) multi++;
+        if (at < l4_due[i]) early++;
+        late[i] = at > l4_due[i] ? at - l4_due[i] : 0;
+    }
+    qsort(late, L4_SHOTS, sizeof late[0], cmp_u64);
+    mt_grid g, gs;
+    mt_grid_analyse(&l4_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
+    mt_grid_analyse(&l4s_log, sorigin, sorigin_hi, 100 * MT_NS_PER_MS, &gs);
+    uint64_t expected = (t_end - origin) / (10 * MT_NS_PER_MS);
+    printf("load04.seconds: %d\nload04.hogs: %d\nload04.oneshot_late_p50_ms: %.3f\n"
+           "load04.oneshot_late_p99_ms: %.3f\nload04.oneshot_late_max_ms: %.3f\n"
+           "load04.interval_calls: %u\nload04.interval_grid_points: %llu of %llu\n"
+           "load04.interval_max_late_ms: %.3f\nload04.slow_second_call_overrun: %d\n"
+           "load04.kernel_baseline_late_p50_ms: %.3f\nload04.kernel_baseline_late_p99_ms: %.3f\n"
+           "load04.kernel_baseline_late_max_ms: %.3f\n",
+           secs, hogs, late[L4_SHOTS / 2] / 1e6, late[L4_SHOTS * 99 / 100] / 1e6, late[L4_SHOTS - 1] / 1e6,
+           g.calls, (unsigned long long)g.g_last, (unsigned long long)expected, g.max_late_ns / 1e6,
+           gs.calls > 1 ? l4s_ticks[1].ov : -1, base.n ? base_late[base.n / 2] / 1e6 : 0,
+           base.n ? base_late[base.n * 99 / 100] / 1e6 : 0, base.n ? base_late[base.n - 1] / 1e6 : 0);
+    CHECK(early == 0 && g.first_early < 0 && gs.first_early < 0, "early calls (%d one-shots)", early);
+    CHECK(missing == 0 && multi == 0, "%d one-shots missing, %d twice", missing, multi);
+    CHECK(g.g_last <= expected && g.g_last + 50 >= expected, "interval conservation: %llu of %llu",
+          (unsigned long long)g.g_last, (unsigned long long)expected);
+    CHECK(late[L4_SHOTS - 1] < 500 * MT_NS_PER_MS, "a one-shot %.1f ms late (bound 500)", late[L4_SHOTS - 1] / 1e6);
+    CHECK(gs.calls > 1 && l4s_ticks[1].ov >= 9 && l4s_ticks[1].ov <= 11, "TIM-05 overrun after 1 s block");
+    return 0;
+}
+
+/* ---- LOAD-05 (shortened) ---- */
+
+#define SOAK_IV 100
+static struct data soak_iv[SOAK_IV];
+static uint64_t soak_origin[SOAK_IV];
+static uint32_t soak_period[SOAK_IV];
+static _Atomic uint64_t soak_g[SOAK_IV];
+static atomic_int soak_early, soak_overlap, soak_inside[SOAK_IV];
+static atomic_int soak_stop;
+
+static void *soak_cb(void *arg) {
+    uint64_t t = mt_now_ns();
+    size_t i = (size_t)((struct data *)arg - soak_iv);
+    if (atomic_fetch_add(&soak_inside[i], 1)) atomic_fetch_add(&soak_overlap, 1);
+    int ov = Mockit_overrun(arg);
+    uint64_t g = atomic_load(&soak_g[i]) + 1 + (uint64_t)(ov > 0 ? ov : 0);
+    atomic_store(&soak_g[i], g);
+    if (t < soak_origin[i] + g * soak_period[i] * MT_NS_PER_MS) atomic_fetch_add(&soak_early, 1);
+    atomic_fetch_sub(&soak_inside[i], 1);
+    return NULL;
+}
+
+static void *soak_churn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&soak_stop)) {
+        struct churn_cfg cfg = { .threads = 2, .ops = 2000, .seed = mt_seed() };
+        struct churn_result r;
+        if (churn_run(&cfg, &r)) {
+            fprintf(stderr, "FAIL: soak churn: %s\n", r.first_failure);
+            failures++;
+        }
+    }
+    return NULL;
+}
+
+static void *soak_sleeper(void *arg) {
+    (void)arg;
+    uint64_t seed = mt_seed() + 7;
+    while (!atomic_load(&soak_stop)) {
+        uint32_t ms = 1 + mt_rand_below(&seed, 50);
+        uint64_t t0 = mt_now_ns();
+        int rc = Mockit_bsleep(ms, NULL, NULL);
+        if (rc == 0 && mt_now_ns() - t0 < ms * MT_NS_PER_MS) atomic_fetch_add(&soak_early, 1);
+    }
+    return NULL;
+}
+
+static int mode_soak(int argc, char **argv) {
+    int secs = argc > 0 ? atoi(argv[0]) : 600;
+    int sample_every = secs >= 600 ? 10 : 2;
+    int fork_every = secs >= 3600 ? 60 : 10;
+    uint64_t seed = mt_seed();
+    for (int i = 0; i < SOAK_IV; i++) {
+        soak_iv[i].cb = soak_cb;
+        soak_period[i] = 1 + mt_rand_below(&seed, 1000);
+        soak_origin[i] = mt_now_ns();
+        Mockit_getit(soak_period[i], &soak_iv[i]);
+    }
+    pthread_t ct, st;
+    mt_thread_start(&ct, "mt-soak-churn", soak_churn, NULL);
+    mt_thread_start(&st, "mt-soak-sleep", soak_sleeper, NULL);
+    int nsamples = secs / sample_every + 1;
+    double *ts = calloc((size_t)nsamples, sizeof *ts), *rss = calloc((size_t)nsamples, sizeof *rss);
+    int fds_min = 1 << 30, fds_max = 0, kt_min = 1 << 30, kt_max = 0, th_max = 0;
+    uint64_t t0 = mt_now_ns();
+    int k = 0, forks = 0, fork_fail = 0;
+    int next_fork = fork_every;
+    for (int s = 0; s <= secs; s += sample_every) {
+        mt_sleep_until_ns(t0 + (uint64_t)s * 1000000000ull);
+        ts[k] = s;
+        rss[k] = (double)rel_rss_kb();
+        int f = rel_fd_count(), kt = rel_ktimer_count(), th = mt_lib_threads(NULL);
+        if (s >= sample_every * 2) {   /* after warm-up */
+            if (f < fds_min) fds_min = f;
+            if (f > fds_max) fds_max = f;
+            if (kt < kt_min) kt_min = kt;
+            if (kt > kt_max) kt_max = kt;
+        }
+        if (th > th_max) th_max = th;
+        fprintf(stderr, "soak: t=%4d s rss=%6.0f KiB fds=%d kernel_timers=%d library_threads=%d\n", s, rss[k], f,
+                kt, th);
+        k++;
+        if (s >= next_fork && !rel_skip_fork()) {   /* FLT-06a under load */
+            next_fork += fork_every;
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid == 0) {
+                alarm(5);
+                static atomic_int got;
+                static struct data c;
+                c = (struct data){ .cb = never_cb };
+                (void)got;
+                if (Mockit_oneoff(1, &c)) _exit(1);
+                mt_sleep_ms(20);
+                _exit(0);
+            }
+            int st2 = rel_wait(pid, 5000, NULL);
+            forks++;
+            if (st2 != 0) fork_fail++;
+        }
+    }
+    atomic_store(&soak_stop, 1);
+    pthread_join(ct, NULL);
+    pthread_join(st, NULL);
+    for (int i = 0; i < SOAK_IV; i++) Mockit_destroy(&soak_iv[i]);
+    /* RSS slope after the first tenth of the run (least squares) */
+    int from = k / 10;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int m = 0;
+    for (int i = from; i < k; i++, m++) {
+        sx += ts[i]; sy += rss[i]; sxx += ts[i] * ts[i]; sxy += ts[i] * rss[i];
+    }
+    double slope = m > 1 ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0;   /* KiB per s */
+    printf("soak.seconds: %d\nsoak.samples: %d\nsoak.rss_kib: %.0f -> %.0f\nsoak.rss_slope_kib_per_hour: %.1f\n"
+           "soak.fds: %d..%d\nsoak.kernel_timers: %d..%d\nsoak.max_library_threads: %d\nsoak.forks: %d (%d failed)\n"
+           "soak.early: %d\nsoak.overlaps: %d\n",
+           secs, k, rss[0], rss[k - 1], slope * 3600, fds_min, fds_max, kt_min, kt_max, th_max, forks, fork_fail,
+           atomic_load(&soak_early), atomic_load(&soak_overlap));
+    CHECK(atomic_load(&soak_early) == 0, "early calls or sleeps");
+    CHECK(atomic_load(&soak_overlap) == 0, "overlapping calls");
+    CHECK(fds_min == fds_max, "fd count changed");
+    CHECK(kt_min == kt_max, "kernel timer count changed");
+    CHECK(fork_fail == 0, "%d fork children failed", fork_fail);
+    CHECK(th_max <= 65, "library threads %d", th_max);
+    /* 1 KiB/h is the 24 h bound; a short run only catches a steep leak */
+    CHECK(slope * 3600 < (secs >= 3600 ? 1.0 : 1024.0), "RSS grows %.1f KiB/h", slope * 3600);
+    return 0;
+}
+
+static const struct rel_child modes[] = {
+    { "life07", mode_life07 }, { "load01", mode_load01 }, { "load02", mode_load02 },
+    { "load03", mode_load03 }, { "load04", mode_load04 }, { "soak", mode_soak },
+    { NULL, NULL },
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s life07|load01|load02|load03|load04|soak [ARGS...]\n", argv[0]);
+        return 2;
+    }
+    mt_watchdog_arm(argc > 2 && strcmp(argv[1], "soak") == 0 ? atof(argv[2]) + 300 : 3600, argv[1]);
+    for (const struct rel_child *m = modes; m->mode; m++)
+        if (strcmp(m->mode, argv[1]) == 0) {
+            int rc = m->fn(argc - 2, argv + 2);
+            if (rc) return rc;
+            printf("%s.result: %s\n", argv[1], failures ? "FAIL" : "ok");
+            return failures ? 1 : 0;
+        }
+    fprintf(stderr, "%s: unknown mode %s\n", argv[0], argv[1]);
+    return 2;
+}

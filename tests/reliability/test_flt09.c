@@ -1,0 +1,331 @@
+/*
+ * rel-flt09: RELIABILITY.md FLT-09 (a)-(c), resource exhaustion by fault
+ * injection.  argv[1] is faultinject.so; every scenario runs in a child
+ * started with LD_PRELOAD of it (this process itself is not interposed).
+ *
+ * Scenario (one fault armed: the N-th malloc/calloc/realloc -- operator
+ * new included --, or the K-th pthread_create / timer_create /
+ * timer_settime fails):  data_init, oneoff(1), getit(2), a blocking
+ * oneoff(0) (makes the library want a follower thread), getit(1); wait;
+ * destroy everything.  Pass: every call succeeds or returns ENOMEM /
+ * EAGAIN (data_init: NULL + ENOMEM); nothing aborts or hangs; every arm
+ * that returned 0 is called (no silently dead timer); after the fault is
+ * disarmed, the library works (a one-shot fires, an interval ticks).
+ *
+ *  - "fresh": the fault hits the first use of the library in a new
+ *    process (thread start-up, first allocations), N = 1..60 / K = 1..4;
+ *  - "warm": one process sweeps N = 1..200 over the scenario after a
+ *    clean warm-up run, until N exceeds the calls the scenario makes.
+ */
+#include "rel.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mockit.h>
+
+enum { FI_MALLOC, FI_PTHREAD_CREATE, FI_TIMER_CREATE, FI_TIMER_SETTIME };
+static const char *kind_names[] = { "malloc", "pthread_create", "timer_create", "timer_settime" };
+
+static void (*fi_set)(int, long, int);
+static long (*fi_calls)(int);
+static long (*fi_failed)(int);
+
+static const char *fi_path;
+
+/* ---- the child side ---- */
+
+static atomic_int c_s1, c_s2, c_s3, c_s4, c_after;
+static atomic_int c_block_release;
+
+static void *count_cb(void *arg) {
+    atomic_fetch_add((atomic_int *)((struct data *)arg)->stuff, 1);
+    return NULL;
+}
+
+static void *block_cb(void *arg) {
+    atomic_fetch_add((atomic_int *)((struct data *)arg)->stuff, 1);
+    uint64_t dl = mt_now_ns() + 3 * MT_NS_PER_MS;
+    while (mt_now_ns() < dl && !atomic_load(&c_block_release)) {}
+    return NULL;
+}
+
+static bool arm_rc_ok(int rc) { return rc == 0 || rc == ENOMEM || rc == EAGAIN; }
+
+static int wait_count(atomic_int *c, int want, double ms) {
+    uint64_t dl = mt_now_ns() + mt_bound_ns(ms);
+    while (atomic_load(c) < want && mt_now_ns() < dl) mt_sleep_ns(200000);
+    return atomic_load(c) >= want;
+}
+
+/* Returns 0, or a code naming the broken check (printed by the child). */
+static atomic_int c_blocked;
+static struct data s_block[64];
+
+static int scenario(int kind, long n, int blockers, char *why, size_t len) {
+    static struct data s1, s2, s3, s4;
+    atomic_store(&c_s1, 0);
+    atomic_store(&c_s2, 0);
+    atomic_store(&c_s3, 0);
+    atomic_store(&c_s4, 0);
+    s1 = (struct data){ .cb = count_cb, .stuff = &c_s1 };
+    s2 = (struct data){ .cb = count_cb, .stuff = &c_s2 };
+    s3 = (struct data){ .cb = block_cb, .stuff = &c_s3 };
+    s4 = (struct data){ .cb = count_cb, .stuff = &c_s4 };
+    if (fi_set && n) fi_set(kind, n, 0);
+
+    errno = 0;
+    struct data *d1 = Mockit_data_init();
+    if (!d1 && errno != ENOMEM) {
+        snprintf(why, len, "data_init: NULL with errno %d", errno);
+        return 10;
+    }
+    if (d1) {
+        d1->cb = count_cb;
+        d1->stuff = &c_s2;
+    }
+    struct data *iv = d1 ? d1 : &s2;
+    int rc1 = Mockit_oneoff(1, &s1);
+    /* alone first: no later arm may re-program the kernel timer for it */
+    if (kind == FI_TIMER_SETTIME && rc1 == 0 && !wait_count(&c_s1, 1, 2000)) {
+        snprintf(why, len, "oneoff(1) armed alone, never called");
+        return 12;
+    }
+    int rc2 = Mockit_getit(2, iv);
+    int rc3 = Mockit_oneoff(0, &s3);
+    int rc4 = Mockit_getit(1, &s4);
+    int rcs[4] = { rc1, rc2, rc3, rc4 };
+    for (int i = 0; i < 4; i++)
+        if (!arm_rc_ok(rcs[i])) {
+            snprintf(why, len, "arm %d returned %d", i + 1, rcs[i]);
+            return 11;
+        }
+    /* more callbacks blocking at once than idle threads: the library
+     * wants new followers (their creation may fail: late, not lost) */
+    atomic_store(&c_blocked, 0);
+    int armed_blockers = 0;
+    for (int i = 0; i < blockers && i < 64; i++) {
+        s_block[i] = (struct data){ .cb = block_cb, .stuff = &c_blocked };
+        int rc = Mockit_oneoff(0, &s_block[i]);
+        if (!arm_rc_ok(rc)) {
+            snprintf(why, len, "blocker arm returned %d", rc);
+            return 11;
+        }
+        armed_blockers += rc == 0;
+    }
+    if (!wait_count(&c_blocked, armed_blockers, 3000)) {
+        snprintf(why, len, "%d of %d blocking one-shots called", atomic_load(&c_blocked), armed_blockers);
+        return 25;
+    }
+    /* every arm that returned 0 is called (late maybe, never lost) */
+    if (rc1 == 0 && !wait_count(&c_s1, 1, 2000)) { snprintf(why, len, "oneoff(1) armed, never called"); return 12; }
+    if (rc2 == 0 && !wait_count(&c_s2, 1, 2000)) { snprintf(why, len, "getit(2) armed, never called"); return 13; }
+    if (rc3 == 0 && !wait_count(&c_s3, 1, 2000)) { snprintf(why, len, "oneoff(0) armed, never called"); return 14; }
+    if (rc4 == 0 && !wait_count(&c_s4, 1, 2000)) { snprintf(why, len, "getit(1) armed, never called"); return 15; }
+    if (fi_set) fi_set(kind, 0, 0);
+
+    int d;
+    if (d1 && (d = Mockit_destroy(d1)) != 0) { snprintf(why, len, "destroy(data_init) %d", d); return 16; }
+    if (!d1 && (d = Mockit_destroy(&s2)) != (rc2 == 0 ? 0 : EINVAL)) {
+        snprintf(why, len, "destroy(getit(2) struct, arm %d) %d", rc2, d);
+        return 17;
+    }
+    if ((d = Mockit_destroy(&s4)) != (rc4 == 0 ? 0 : EINVAL)) {
+        snprintf(why, len, "destroy(getit(1) struct, arm %d) %d", rc4, d);
+        return 18;
+    }
+    d = Mockit_destroy(&s1);
+    if (d != 0 && d != EINVAL) { snprintf(why, len, "destroy(oneoff 1) %d", d); return 19; }
+    d = Mockit_destroy(&s3);
+    if (d != 0 && d != EINVAL) { snprintf(why, len, "destroy(oneoff 0) %d", d); return 20; }
+
+    /* the library works afterwards */
+    static struct data a1, a2;
+    atomic_store(&c_after, 0);
+    a1 = (struct data){ .cb = count_cb, .stuff = &c_after };
+    a2 = (struct data){ .cb = count_cb, .stuff = &c_after };
+    int r;
+    if ((r = Mockit_oneoff(0, &a1)) != 0) { snprintf(why, len, "afterwards: oneoff %d", r); return 21; }
+    if ((r = Mockit_getit(1, &a2)) != 0) { snprintf(why, len, "afterwards: getit %d", r); return 22; }
+    if (!wait_count(&c_after, 4, 2000)) { snprintf(why, len, "afterwards: timers not called"); return 23; }
+    if ((r = Mockit_destroy(&a2)) != 0) { snprintf(why, len, "afterwards: destroy %d", r); return 24; }
+    return 0;
+}
+
+static void load_controls(void) {
+    fi_set = (void (*)(int, long, int))dlsym(RTLD_DEFAULT, "mockit_fi_set");
+    fi_calls = (long (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_calls");
+    fi_failed = (long (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_failed");
+}
+
+static int kind_of(const char *s) {
+    for (int k = 0; k < 4; k++)
+        if (strcmp(s, kind_names[k]) == 0) return k;
+    return -1;
+}
+
+/* --child fresh KIND N: the fault set before the very first library call */
+static int child_fresh(int argc, char **argv) {
+    load_controls();
+    if (!fi_set || argc < 2) return 2;
+    int kind = kind_of(argv[0]);
+    long n = atol(argv[1]);
+    mt_watchdog_arm(30, "FLT09 fresh scenario");
+    char why[200] = "";
+    int rc = scenario(kind, n, 2, why, sizeof why);
+    if (rc) fprintf(stderr, "FLT09 fresh %s N=%ld: check %d: %s\n", argv[0], n, rc, why);
+    /* 3: the fault was not reached (N past the calls made): told apart */
+    if (!rc && fi_failed(kind) == 0) return 3;
+    return rc;
+}
+
+/* --child warm KIND MAX: a clean run, then N = 1..MAX in this process */
+static int child_warm(int argc, char **argv) {
+    load_controls();
+    if (!fi_set || argc < 2) return 2;
+    int kind = kind_of(argv[0]);
+    long max = atol(argv[1]);
+    mt_watchdog_arm(120, "FLT09 warm sweep");
+    char why[200] = "";
+    int rc = scenario(kind, 0, 2, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "FLT09 warm %s: clean run: check %d: %s\n", argv[0], rc, why);
+        return rc;
+    }
+    long n;
+    for (n = 1; n <= max; n++) {
+        /* for pthread_create: ever more blocked callbacks, so that the
+         * pool has to grow during the scenario */
+        int blockers = kind == FI_PTHREAD_CREATE ? (int)(2 + 3 * n) : 2;
+        /* for timer_settime: start from an idle library (the clock thread
+         * asleep with nothing armed), where the failed call is the one
+         * that should have woken it */
+        if (kind == FI_TIMER_SETTIME) mt_sleep_ms(30);
+        rc = scenario(kind, n, blockers, why, sizeof why);
+        if (rc) {
+            fprintf(stderr, "FLT09 warm %s N=%ld: check %d: %s\n", argv[0], n, rc, why);
+            return rc;
+        }
+        if (fi_failed(kind) == 0 && kind != FI_PTHREAD_CREATE) break;   /* fewer calls than n */
+    }
+    fprintf(stderr, "FLT09 warm %s: swept N = 1..%ld\n", argv[0], n - 1);
+    return 0;
+}
+
+static int child_selftest(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    load_controls();
+    if (!fi_set) return 2;
+    fi_set(FI_MALLOC, 2, 0);
+    void *a = malloc(16), *b = malloc(16), *c = malloc(16);
+    fi_set(FI_MALLOC, 0, 0);
+    if (!a || b || !c) return 3;
+    free(a);
+    free(c);
+    return 0;
+}
+
+/* ---- the test side ---- */
+
+static pid_t spawn_preloaded(const char *mode, char *const args[]) {
+    setenv("LD_PRELOAD", fi_path, 1);
+    pid_t pid = rel_spawn(mode, args, NULL);
+    unsetenv("LD_PRELOAD");
+    return pid;
+}
+
+static int run_preloaded(const char *mode, char *const args[], double ms) {
+    pid_t pid = spawn_preloaded(mode, args);
+    int st = rel_wait(pid, ms, NULL);
+    if (st == -1) return -1;
+    if (WIFSIGNALED(st)) return -100 - WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static void test_FLT09_interposer_works(void **state) {
+    (void)state;
+    int rc = run_preloaded("selftest", NULL, 5000);
+    if (rc) fail_msg("the interposer does not work (%d)", rc);
+}
+
+static void fresh_sweep(const char *kind, long max) {
+    long reached = 0;
+    int failed = 0;
+    char first[160] = "";
+    for (long n = 1; n <= max; n++) {
+        char nb[24];
+        snprintf(nb, sizeof nb, "%ld", n);
+        char *args[] = { (char *)kind, nb, NULL };
+        int rc = run_preloaded("fresh", args, 10000);
+        if (rc == 3) break;   /* N past the calls the scenario makes */
+        reached = n;
+        if (rc == 0) continue;
+        /* keep sweeping: report every N that breaks */
+        char msg[160];
+        if (rc == -1) snprintf(msg, sizeof msg, "N=%ld: the process hung", n);
+        else if (rc <= -100) snprintf(msg, sizeof msg, "N=%ld: the process died of signal %d", n, -rc - 100);
+        else snprintf(msg, sizeof msg, "N=%ld: check %d failed (see the child's message)", n, rc);
+        print_message("# %s %s\n", kind, msg);
+        if (!failed++) snprintf(first, sizeof first, "%s", msg);
+    }
+    print_message("# fresh %s: N = 1..%ld swept, %d failed\n", kind, reached, failed);
+    if (failed) fail_msg("%s: %d of %ld fault points broke a check; first: %s", kind, failed, reached, first);
+    MT_ASSERT_CMP(reached, >=, 1);
+}
+
+static void warm_sweep(const char *kind, long max) {
+    char mb[24];
+    snprintf(mb, sizeof mb, "%ld", max);
+    char *args[] = { (char *)kind, mb, NULL };
+    int rc = run_preloaded("warm", args, 120000);
+    if (rc == -1) fail_msg("warm %s sweep: the process hung", kind);
+    if (rc <= -100) fail_msg("warm %s sweep: the process died of signal %d", kind, -rc - 100);
+    if (rc) fail_msg("warm %s sweep: check %d failed (see the child's message)", kind, rc);
+}
+
+static void test_FLT09a_malloc_fails_at_first_use(void **state) { (void)state; fresh_sweep("malloc", 60); }
+static void test_FLT09a_malloc_fails_while_warm(void **state) { (void)state; warm_sweep("malloc", 200); }
+static void test_FLT09b_pthread_create_fails_at_first_use(void **state) { (void)state; fresh_sweep("pthread_create", 4); }
+static void test_FLT09b_pthread_create_fails_while_warm(void **state) { (void)state; warm_sweep("pthread_create", 10); }
+static void test_FLT09c_timer_create_fails_at_first_use(void **state) { (void)state; fresh_sweep("timer_create", 3); }
+static void test_FLT09c_timer_settime_fails_at_first_use(void **state) { (void)state; fresh_sweep("timer_settime", 10); }
+static void test_FLT09c_timer_settime_fails_while_warm(void **state) { (void)state; warm_sweep("timer_settime", 50); }
+
+static const struct rel_child children[] = {
+    { "fresh", child_fresh },
+    { "warm", child_warm },
+    { "selftest", child_selftest },
+    { NULL, NULL },
+};
+
+int main(int argc, char **argv) {
+    int st;
+    if (rel_main_prologue(argc, argv, children, &st)) return st;
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FAULTINJECT.so [test-filter]\n", argv[0]);
+        return 2;
+    }
+    static char path[4096];
+    if (!realpath(argv[1], path)) snprintf(path, sizeof path, "%s", argv[1]);
+    fi_path = path;
+    if (argc > 2) cmocka_set_test_filter(argv[2]);
+    else cmocka_set_test_filter("*");
+    const struct CMUnitTest tests[] = {
+        MT_TEST(test_FLT09_interposer_works),
+        MT_TEST(test_FLT09a_malloc_fails_at_first_use),
+        MT_TEST(test_FLT09a_malloc_fails_while_warm),
+        MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
+        MT_TEST(test_FLT09b_pthread_create_fails_while_warm),
+        MT_TEST(test_FLT09c_timer_create_fails_at_first_use),
+        MT_TEST(test_FLT09c_timer_settime_fails_at_first_use),
+        MT_TEST(test_FLT09c_timer_settime_fails_while_warm),
+    };
+    return cmocka_run_group_tests_name("rel-flt09", tests, NULL, NULL);
+}

@@ -1,0 +1,167 @@
+/*
+ * rel-load: RELIABILITY.md B5, the T1 items.  (LOAD-01..05 are T3: see
+ * run-stress.sh and run-soak.sh.)
+ *
+ * LOAD-06 idle costs nothing: (a) a fresh process that uses everything but
+ *         arming has no library thread at all; (b) after a pool of
+ *         followers was grown by blocked callbacks and everything was
+ *         destroyed, the library threads do not wake (<= 1 documented
+ *         final wake)
+ * LOAD-07 no thundering herd: with an idle pool, a 100 Hz interval costs
+ *         at most 3 context switches of library threads per expiration
+ */
+#include "rel.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <mockit.h>
+
+static atomic_int blockers_in, blockers_done, fast_calls;
+
+static void *blocker_cb(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&blockers_in, 1);
+    mt_sleep_ms(50);
+    atomic_fetch_add(&blockers_done, 1);
+    return NULL;
+}
+
+static void *fast_cb(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&fast_calls, 1);
+    return NULL;
+}
+
+/* grow the follower pool: n callbacks blocking 50 ms at once */
+static void grow_pool(int n) {
+    struct data *b = calloc((size_t)n, sizeof *b);
+    assert_non_null(b);
+    atomic_store(&blockers_in, 0);
+    atomic_store(&blockers_done, 0);
+    for (int i = 0; i < n; i++) {
+        b[i].cb = blocker_cb;
+        assert_int_equal(0, Mockit_oneoff(1, &b[i]));
+    }
+    if (!MT_WAIT_UNTIL(atomic_load(&blockers_done) == n, 3000))
+        fail_msg("%d of %d blocking callbacks finished", atomic_load(&blockers_done), n);
+    mt_sleep_ms(5);
+    free(b);
+}
+
+/* ---- LOAD-06 (a) ---- */
+
+static int child_load06a(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    unsigned long long ms_total = 0;
+    uint64_t until = mt_now_ns() + 1000 * MT_NS_PER_MS;
+    while (mt_now_ns() < until) {
+        if (!Mockit_version()[0]) return 20;
+        time_t s;
+        long ms;
+        uint64_t ts;
+        if (Mockit_gettime(&s, &ms) || Mockit_mstimestamp(&ts)) return 21;
+        if (Mockit_bsleep(10, NULL, NULL)) return 22;
+        struct data *d = Mockit_data_init();
+        if (!d || Mockit_destroy(d)) return 23;
+        if (Mockit_overrun(NULL) != -1) return 24;
+        ms_total += 10;
+        if (mt_lib_threads(NULL) != 0) return 25;
+    }
+    if (rel_ktimer_count() > 0) return 26;
+    return ms_total ? 0 : 27;
+}
+
+static void test_LOAD06a_never_armed_no_library_thread(void **state) {
+    (void)state;
+    pid_t pid = rel_spawn("load06a", NULL, NULL);
+    int st = rel_wait(pid, 5000, NULL);
+    if (st == -1) fail_msg("child hung");
+    if (WIFSIGNALED(st)) fail_msg("child killed by signal %d", WTERMSIG(st));
+    if (WEXITSTATUS(st))
+        fail_msg("check %d failed (25: a library thread exists although nothing was armed, "
+                 "26: a kernel timer exists)", WEXITSTATUS(st));
+}
+
+/* ---- LOAD-06 (b) ---- */
+
+static void test_LOAD06b_grown_pool_sleeps_after_destroy_all(void **state) {
+    (void)state;
+    grow_pool(12);
+    /* a bit of everything, then destroy it all */
+    static struct data iv[5], far[5];
+    for (int i = 0; i < 5; i++) {
+        iv[i] = (struct data){ .cb = fast_cb };
+        far[i] = (struct data){ .cb = fast_cb };
+        assert_int_equal(0, Mockit_getit(1 + (uint32_t)i, &iv[i]));
+        assert_int_equal(0, Mockit_oneoff(60000 + (uint32_t)i, &far[i]));
+    }
+    mt_sleep_ms(50);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(0, Mockit_destroy(&iv[i]));
+        assert_int_equal(0, Mockit_destroy(&far[i]));
+    }
+    mt_sleep_ms(100);   /* the documented last wake for a cancelled deadline */
+    int threads0;
+    unsigned long long c0 = rel_lib_ctxsw(&threads0);
+    mt_sleep_ms(mt_under_valgrind() ? 4000 : 2000);
+    int threads1;
+    unsigned long long c1 = rel_lib_ctxsw(&threads1);
+    print_message("# %d library threads idle: %llu context switches in %s s\n", threads1, c1 - c0,
+                  mt_under_valgrind() ? "4" : "2");
+    MT_ASSERT_CMP(threads0, >=, 3);
+    assert_int_equal(threads0, threads1);
+    MT_ASSERT_UCMP(c1 - c0, <=, 1);
+}
+
+/* ---- LOAD-07 ---- */
+
+static atomic_int hz_calls;
+static void *hz_cb(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&hz_calls, 1);
+    return NULL;
+}
+
+static void test_LOAD07_no_thundering_herd(void **state) {
+    (void)state;
+    grow_pool(16);
+    mt_sleep_ms(50);
+    int threads;
+    unsigned long long c0 = rel_lib_ctxsw(&threads);
+    static struct data d;
+    d = (struct data){ .cb = hz_cb };
+    atomic_store(&hz_calls, 0);
+    assert_int_equal(0, Mockit_getit(10, &d));
+    mt_sleep_ms(2000);
+    assert_int_equal(0, Mockit_destroy(&d));
+    mt_sleep_ms(20);
+    unsigned long long c1 = rel_lib_ctxsw(NULL);
+    int n = atomic_load(&hz_calls);
+    print_message("# %d library threads, %d expirations, %llu context switches (%.2f each)\n", threads, n,
+                  c1 - c0, n ? (double)(c1 - c0) / n : 0.0);
+    MT_ASSERT_CMP(threads, >=, 8);   /* the pool that could stampede is there */
+    MT_ASSERT_CMP(n, >=, 100);
+    MT_ASSERT_UCMP(c1 - c0, <=, 3ull * (unsigned long long)n + 50);
+}
+
+static const struct rel_child children[] = {
+    { "load06a", child_load06a },
+    { NULL, NULL },
+};
+
+int main(int argc, char **argv) {
+    int st;
+    if (rel_main_prologue(argc, argv, children, &st)) return st;
+    const struct CMUnitTest tests[] = {
+        MT_TEST(test_LOAD06a_never_armed_no_library_thread),
+        MT_TEST(test_LOAD06b_grown_pool_sleeps_after_destroy_all),
+        MT_TEST(test_LOAD07_no_thundering_herd),
+    };
+    return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
+}
