@@ -106,7 +106,11 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
         return;
     }
     // The clock thread left from inside a callback: its kernel timer goes
-    // with it, and a new clock thread takes over the schedule.
+    // with it, and a new clock thread takes over the schedule.  If this
+    // thread was itself started by a start still under way (the previous
+    // clock thread died too), let that start finish first, or it would mark
+    // the scheduler started after we reset it, with no clock thread left.
+    while (starting_) pthread_cond_wait(&start_cv_, &mu_);
     clock_busy_ = false;
     if (ktimer_ok_) timer_delete(ktimer_);
     ktimer_ok_ = false;
