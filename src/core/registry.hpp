@@ -99,13 +99,10 @@ private:
 template <class Keep>
 void Registry::retain(Keep keep) {
     for (size_t s = 0; s < slots_.size(); ++s) slots_[s] = 0;
-    size_t kept = 0;
     free_ = 0;
     for (uint32_t idx = next_ - 1; idx >= 1; --idx) {
         Record &r = at(idx);
-        if (r.state != State::Free && keep(r)) {
-            ++kept;
-        } else {
+        if (r.state == State::Free || !keep(r)) {
             r = Record{};
             r.state = State::Free;
             r.link = free_;
@@ -115,7 +112,6 @@ void Registry::retain(Keep keep) {
     count_ = 0;
     for (uint32_t idx = 1; idx < next_; ++idx)
         if (at(idx).state != State::Free) { index_put(idx); ++count_; }
-    (void)kept;
 }
 
 }  // namespace mockit
