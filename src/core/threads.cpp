@@ -26,6 +26,14 @@ namespace {
 // interrupts the clock thread's system calls with it.
 int clock_signal() noexcept { return SIGRTMAX - 1; }
 
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
 struct StartArg {
     Scheduler *s;
     Ctx *c;
@@ -134,6 +142,8 @@ void Scheduler::set_kernel_timer(ns_t due) noexcept {
 
 // A timer due at `due` was just queued: make sure someone wakes for it.
 void Scheduler::watch(ns_t due) noexcept {
+    if (due < spin_until_.load(std::memory_order_relaxed))
+        spin_until_.store(due, std::memory_order_relaxed);   // see clock_main
     if (!clock_busy_) {
         if (due < armed_due_) set_kernel_timer(due);
     } else if (standby_) {
@@ -148,7 +158,7 @@ void Scheduler::watch(ns_t due) noexcept {
 void Scheduler::make_standby() noexcept {
     // An existing standby already watches a deadline no later than the
     // earliest (arming an earlier one signals it, in watch()).
-    if (standby_ || next_due() == kNever) return;
+    if (standby_ || armed_ == 0) return;
     if (!idle_.empty()) {
         Ctx *c = idle_.back();
         idle_.pop_back();
@@ -278,7 +288,18 @@ void Scheduler::clock_main(Ctx *self) {
             self->role = Role::Clock;
             continue;
         }
-        set_kernel_timer(next_due());
+        ns_t next = next_due();
+        if (next - now <= kSpinHorizon) {
+            // Sooner than a sleep and a wake-up would take: wait on the
+            // CPU, without the lock (an earlier arm shortens the wait).
+            spin_until_.store(next, std::memory_order_relaxed);
+            pthread_mutex_unlock(&mu_);
+            while (now_ns() < spin_until_.load(std::memory_order_relaxed)) cpu_relax();
+            pthread_mutex_lock(&mu_);
+            spin_until_.store(kNever, std::memory_order_relaxed);
+            continue;
+        }
+        set_kernel_timer(next);
         ns_t backstop = armed_due_;
         pthread_mutex_unlock(&mu_);
         siginfo_t si;
@@ -311,7 +332,7 @@ void Scheduler::follower_main(Ctx *self) {
         case Role::Running:
             // Back from a callback.  If the clock thread is free it handles
             // what is due; if it is busy, someone must stand by.
-            if (clock_busy_ && !standby_ && next_due() != kNever) {
+            if (clock_busy_ && !standby_ && armed_ != 0) {
                 standby_ = self;
                 self->role = Role::Standby;
                 self->watching = false;
@@ -322,7 +343,7 @@ void Scheduler::follower_main(Ctx *self) {
             continue;
         case Role::Standby:
         case Role::Clock:
-            if (!clock_busy_ || next_due() == kNever) {
+            if (!clock_busy_ || armed_ == 0) {
                 // The clock thread watches again (or nothing is armed).
                 if (standby_ == self) standby_ = nullptr;
                 self->role = Role::Idle;
@@ -403,6 +424,7 @@ void Scheduler::after_fork_child() noexcept {
     starting_ = false;
     ktimer_ok_ = false;   // POSIX timers are not inherited
     armed_due_ = kNever;
+    spin_until_.store(kNever, std::memory_order_relaxed);
     followers_ = 0;
 }
 
