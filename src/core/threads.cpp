@@ -275,10 +275,11 @@ void Scheduler::clock_main(Ctx *self) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, sig);
+    // Never trust a wake-up: re-read the clock, dispatch what is due,
+    // re-arm for what is left.  Signals may be stale or merged.
+    ns_t now = now_ns();
+    bool fresh = true;
     for (;;) {
-        // Never trust a wake-up: re-read the clock, dispatch what is due,
-        // re-arm for what is left.  Signals may be stale or merged.
-        ns_t now = now_ns();
         if (armed_due_ <= now) armed_due_ = kNever;   // it has gone off
         if (uint32_t idx = pop_due(self, now)) {
             clock_busy_ = true;
@@ -286,6 +287,15 @@ void Scheduler::clock_main(Ctx *self) {
             self->role = Role::Running;
             if (!run_callback(self, idx)) return;
             self->role = Role::Clock;
+            // What was due at `now` is still due: a backlog is served
+            // without a clock read per callback, in deadline order; the
+            // clock is read again when it runs out.
+            fresh = false;
+            continue;
+        }
+        if (!fresh) {
+            now = now_ns();
+            fresh = true;
             continue;
         }
         ns_t next = next_due();
@@ -297,6 +307,7 @@ void Scheduler::clock_main(Ctx *self) {
             while (now_ns() < spin_until_.load(std::memory_order_relaxed)) cpu_relax();
             pthread_mutex_lock(&mu_);
             spin_until_.store(kNever, std::memory_order_relaxed);
+            now = now_ns();
             continue;
         }
         set_kernel_timer(next);
@@ -317,6 +328,7 @@ void Scheduler::clock_main(Ctx *self) {
             sigtimedwait(&set, &si, &ts);
         }
         pthread_mutex_lock(&mu_);
+        now = now_ns();
     }
 }
 
