@@ -30,6 +30,15 @@ public:
     size_t size() const noexcept { return v_.size(); }
     ns_t top_due() const noexcept { return v_.empty() ? kNever : v_[0].due; }
     const HeapEntry &top() const noexcept { return v_[0]; }
+    // The entry that comes after top() (the least of its children), or
+    // nullptr: what the dispatcher prefetches two callbacks ahead.
+    const HeapEntry *second() const noexcept {
+        size_t n = std::min(v_.size(), kArity + 1);
+        const HeapEntry *best = nullptr;
+        for (size_t c = 1; c < n; ++c)
+            if (!best || v_[c].due < best->due) best = &v_[c];
+        return best;
+    }
 
     // May throw std::bad_alloc (the caller maps it to ENOMEM).
     void push(ns_t due, uint32_t rec) {

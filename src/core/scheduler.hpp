@@ -94,6 +94,7 @@ private:
 
     // Under mu_.
     uint32_t pop_due(Ctx *self, ns_t now) noexcept;
+    void prefetch_next() noexcept;
     void finish(Ctx *self, uint32_t idx) noexcept;
     bool run_callback(Ctx *self, uint32_t idx);
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`

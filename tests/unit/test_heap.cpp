@@ -36,6 +36,11 @@ void test_heap_matches_model(void **) {
         case 4: case 5: case 6:
             if (!heap.empty()) {
                 assert_int_equal(heap.top_due(), model.begin()->first);
+                // second(): the least entry after the top (prefetch hint)
+                if (model.size() > 1)
+                    assert_int_equal(heap.second()->due, std::next(model.begin())->first);
+                else
+                    assert_null(heap.second());
                 // the entry on top has the least due; among ties any record
                 auto it = model.find({heap.top().due, heap.top().rec});
                 assert_true(it != model.end());
