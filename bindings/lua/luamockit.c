@@ -148,9 +148,20 @@ static void atfork_child(void) {
         q->waiters = 0;
         if (q->efd >= 0) {
             int nfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-            if (nfd >= 0) {
-                dup3(nfd, q->efd, O_CLOEXEC);
-                close(nfd);
+            if (nfd < 0) {
+                /* No fd left (EMFILE): let go of the parent's eventfd
+                 * first, so that its number is free for the child's own
+                 * and the two processes never share one. */
+                close(q->efd);
+                nfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            }
+            if (nfd < 0) {
+                q->efd = -1;    /* the next t.fd() tries again */
+            } else {
+                if (nfd != q->efd) {
+                    dup3(nfd, q->efd, O_CLOEXEC);
+                    close(nfd);
+                }
                 if (q->pending > 0) {
                     uint64_t one = 1;
                     ssize_t w = write(q->efd, &one, sizeof one);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # T3 stress runs of RELIABILITY.md: LIFE-07 full (8 threads x 100 000
-# operations) and LOAD-01..04 at catalogue counts.  Prints "name: value"
+# operations), LOAD-01..04 and LOAD-09 at catalogue counts.  Prints "name: value"
 # figures; exits 1 if any run broke an invariant.
 #   sh tests/reliability/run-stress.sh BUILD_DIR [LOAD04_SECONDS]
 # (make stress: BUILD_DIR = build).  Needs the built rel-stress and, for the
@@ -29,5 +29,11 @@ MOCKIT_FI_PTHREAD_CREATE=4 MOCKIT_FI_PERSIST=1 LD_PRELOAD="$d/mockit-faultinject
 run load03 32
 run load03 1000
 run load04 "$secs" 4
+# LOAD-09 full form: 64 threads x 1000 Mockit_bsleep(1..50) while timers run
+# (about 30 s); its T1 short form is the meson test rel-load09.
+echo "== load09 64 1000"
+t0=$(date +%s)
+"$d/rel-load09" --child load09 64 1000 || fail=1
+echo "   ($(( $(date +%s) - t0 )) s)"
 [ "$fail" = 0 ] && echo "run-stress: all ok" || echo "run-stress: FAILED"
 exit "$fail"
