@@ -22,12 +22,36 @@ thread_local Ctx *tls_ctx = nullptr;
 namespace {
 std::atomic<Scheduler *> g_scheduler{nullptr};
 pthread_mutex_t g_make_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+// fork(): the handlers cover g_make_mu as well as the scheduler, which may
+// not exist yet.  A fork racing the first arm must not copy g_make_mu
+// locked into the child (its Mockit_oneoff would wait forever), nor run a
+// handler of a scheduler still being made (existing() is null until then).
+void fork_prepare() {
+    pthread_mutex_lock(&g_make_mu);
+    if (Scheduler *s = Scheduler::existing()) s->before_fork();
+}
+void fork_parent() {
+    if (Scheduler *s = Scheduler::existing()) s->after_fork_parent();
+    pthread_mutex_unlock(&g_make_mu);
+}
+void fork_child() {
+    pthread_mutex_init(&g_make_mu, nullptr);   // held by this thread since fork_prepare
+    if (Scheduler *s = Scheduler::existing()) s->after_fork_child();
+}
+// Registered before g_make_mu is first taken, never while holding it:
+// pthread_atfork waits for glibc's atfork lock, which a concurrent fork()
+// holds across the whole fork, so registering under g_make_mu would keep
+// g_make_mu held through that fork.
+void register_fork_handlers() { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 }  // namespace
 
 Scheduler *Scheduler::existing() noexcept { return g_scheduler.load(std::memory_order_acquire); }
 
 Scheduler *Scheduler::instance() noexcept {
     if (Scheduler *s = existing()) return s;
+    pthread_once(&g_fork_once, register_fork_handlers);
     // Never destroyed: library threads may run while static destructors
     // do at exit(), so the scheduler must outlive them all.
     pthread_mutex_lock(&g_make_mu);
@@ -62,9 +86,7 @@ Scheduler::Scheduler() {
     pthread_mutex_init(&mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
-    pthread_atfork([] { existing()->before_fork(); },
-                   [] { existing()->after_fork_parent(); },
-                   [] { existing()->after_fork_child(); });
+    init_mono_cond(&clock_idle_cv_);
 }
 
 // ---- the caller's side ----

@@ -4,7 +4,8 @@
 // Threads (all detached, all signals blocked, named):
 //  - "mockit-clock" owns the kernel timer (timer_create, SIGEV_THREAD_ID to
 //    itself, armed TIMER_ABSTIME for the earliest deadline) and waits for
-//    it in sigwaitinfo().  When it wakes it runs the due callback itself:
+//    it in sigtimedwait() (on a condition variable while nothing is
+//    armed: see clock_main).  When it wakes it runs the due callback itself:
 //    handing every expiry to another thread would add a second wake-up to
 //    every callback's lateness (SPEC section 5).
 //  - "mockit-cb" followers.  While the clock thread is inside a callback,
@@ -115,6 +116,7 @@ private:
     pthread_mutex_t mu_;
     pthread_cond_t done_cv_;    // a waited-for record finished
     pthread_cond_t start_cv_;   // the clock thread reported in
+    pthread_cond_t clock_idle_cv_;   // the clock thread sleeps with nothing armed
     Registry reg_;
     TimerHeap heap_;
     size_t armed_ = 0;          // records in state Armed
@@ -128,6 +130,7 @@ private:
     Ctx *standby_ = nullptr;
     ns_t standby_until_ = kNever;
     bool clock_busy_ = false;
+    bool clock_idle_ = false;   // it waits on clock_idle_cv_ (watch() wakes it)
     bool started_ = false;
     bool starting_ = false;     // a start_threads() waits for its clock thread
     int start_status_ = 0;      // set by the clock thread at start-up

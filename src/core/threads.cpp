@@ -20,7 +20,7 @@ extern thread_local Ctx *tls_ctx;
 namespace {
 
 // The clock thread hears its kernel timer through this signal, thread-
-// directed at itself and blocked there (taken with sigwaitinfo); no handler
+// directed at itself and blocked there (taken with sigtimedwait); no handler
 // is installed, so the application's use of signals is untouched.  Not
 // SIGRTMAX itself: valgrind keeps that one for its own use (SIGVGKILL) and
 // interrupts the clock thread's system calls with it.
@@ -145,7 +145,13 @@ void Scheduler::watch(ns_t due) noexcept {
     if (due < spin_until_.load(std::memory_order_relaxed))
         spin_until_.store(due, std::memory_order_relaxed);   // see clock_main
     if (!clock_busy_) {
-        if (due < armed_due_) set_kernel_timer(due);
+        if (clock_idle_) {
+            // The clock thread sleeps with nothing armed: wake it on its
+            // condition variable (it then sets the kernel timer itself).
+            pthread_cond_signal(&clock_idle_cv_);
+        } else if (due < armed_due_) {
+            set_kernel_timer(due);
+        }
     } else if (standby_) {
         if (due < standby_until_) pthread_cond_signal(&standby_->cv);
     } else {
@@ -312,21 +318,28 @@ void Scheduler::clock_main(Ctx *self) {
         }
         set_kernel_timer(next);
         ns_t backstop = armed_due_;
+        if (backstop == kNever) {
+            // Nothing armed: sleep until an arm wakes us (watch()).  Not in
+            // sigwaitinfo: that wait has no backstop, and the one signal of
+            // the kernel timer an arm would set can be lost (an application
+            // setting SIG_IGN on it discards it while pending): the library
+            // would stall for good.  A condition variable cannot lose it.
+            clock_idle_ = true;
+            pthread_cond_wait(&clock_idle_cv_, &mu_);
+            clock_idle_ = false;
+            now = now_ns();
+            continue;
+        }
         pthread_mutex_unlock(&mu_);
         siginfo_t si;
         // Any return is a reason to look again, EINTR included: a signal
         // flushed while we were being woken (SIG_IGN set on it) still woke us.
-        if (backstop == kNever) {
-            // Nothing armed: sleep until an arm sets the kernel timer.
-            sigwaitinfo(&set, &si);
-        } else {
-            // The signal should come at `backstop`; a signal can still be
-            // lost (an application setting it to SIG_IGN discards a
-            // pending one), so never wait much past the deadline for it.
-            ns_t wait = backstop - now_ns() + kSignalBackstop;
-            timespec ts = to_timespec(wait > 0 ? wait : 0);
-            sigtimedwait(&set, &si, &ts);
-        }
+        // The signal should come at `backstop`; a signal can still be
+        // lost (an application setting it to SIG_IGN discards a pending
+        // one), so never wait much past the deadline for it.
+        ns_t wait = backstop - now_ns() + kSignalBackstop;
+        timespec ts = to_timespec(wait > 0 ? wait : 0);
+        sigtimedwait(&set, &si, &ts);
         pthread_mutex_lock(&mu_);
         now = now_ns();
     }
@@ -412,6 +425,7 @@ void Scheduler::after_fork_child() noexcept {
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&done_cv_, &a);
     pthread_cond_init(&start_cv_, &a);
+    pthread_cond_init(&clock_idle_cv_, &a);
     pthread_condattr_destroy(&a);
     ++generation_;
     heap_.clear();
@@ -432,6 +446,7 @@ void Scheduler::after_fork_child() noexcept {
     idle_.clear();
     standby_ = nullptr;
     clock_busy_ = false;
+    clock_idle_ = false;
     started_ = false;
     starting_ = false;
     ktimer_ok_ = false;   // POSIX timers are not inherited

@@ -7,8 +7,9 @@
  *        atexit handler destroying every timer), fresh processes
  * FLT-04 callbacks that pthread_exit(); a callback thread cancelled in
  *        clock_nanosleep (documented as "do not": only "no hang")
- * FLT-06 fork: (a) child timing, (b) 100 forks under 4-thread churn,
- *        (c) fork from inside a callback (skipped under TSan)
+ * FLT-06 fork: (a) child timing, (b) 100 forks under 4-thread churn, and
+ *        forks racing the first arms (fresh processes), (c) fork from
+ *        inside a callback (skipped under TSan; (b) also under ASan)
  * FLT-07 (a) process-directed signal storm never runs on library threads,
  *        masks sampled during it; (b) handlers for every signal and
  *        threads toggling masks while TIM-03 holds; (d) spurious SIGRTMAX
@@ -300,6 +301,26 @@ static void skip_fork(void) {
     }
 }
 
+/* Not under ASan: GCC 12's libasan (LLVM ~14 runtime) takes no lock of its
+ * own around fork(), so a child forked while another thread holds a lock
+ * of ASan's allocator inherits it held: here one of the churn threads just
+ * started refills its empty per-thread cache (SizeClassAllocator64::
+ * GetFromAllocator, region mutex of size class 14 or 36) at the first fork,
+ * and in the child the new mockit-clock thread's own ASan start-up
+ * (AsanThread::Init -> pthread_getattr_np -> calloc) waits for that mutex
+ * forever, while Mockit_oneoff waits for the clock thread to report in.
+ * gdb on the hung child shows the mutex word 0x10000?0000000000 (writer
+ * bit set, waiters inherited from the parent).  A sanitizer limitation,
+ * not mockit's: fixed upstream by llvm/llvm-project#75290 ("[asan]
+ * Install pthread_atfork", LLVM 18), not in GCC 12; symptom as in
+ * google/sanitizers#1814.  The plain and valgrind runs keep these checks. */
+static void skip_fork_asan(void) {
+    if (strcmp(mt_sanitizer(), "asan") == 0) {
+        print_message("# skipped under ASan: its allocator's locks are not fork-safe (GCC 12 libasan)\n");
+        skip();
+    }
+}
+
 static atomic_int p_ticks, c_fired;
 static _Atomic uint64_t c_fired_at;
 static void *p_tick_cb(void *arg) { (void)arg; atomic_fetch_add(&p_ticks, 1); return NULL; }
@@ -364,15 +385,7 @@ static void *churner(void *arg) {
 static void test_FLT06b_fork_under_churn(void **state) {
     (void)state;
     skip_fork();
-    /* Under ASan a child forked while four threads allocate hung once in
-     * three CI runs (seen 2026-11-26, not yet diagnosed: ASan's allocator
-     * or mockit); it still runs in the plain build
-     * until that is understood.  Open in the closing note. */
-    const char *san = getenv("MOCKIT_UNDER_SANITIZER");
-    if (san && strcmp(san, "asan") == 0) {
-        print_message("# skipped under ASan: open fork-under-churn hang\n");
-        skip();
-    }
+    skip_fork_asan();
     mt_watchdog_arm(120, "FLT06b");
     atomic_store(&churn_stop, 0);
     pthread_t th[4];
@@ -404,6 +417,71 @@ static void test_FLT06b_fork_under_churn(void **state) {
     atomic_store(&churn_stop, 1);
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     print_message("# %u forks under churn, slowest child %u ms\n", n, worst_ms);
+}
+
+/* FLT-06b, first arm: a fork racing the arms that make the scheduler.
+ * Fresh processes (no scheduler yet); 4 threads make their first arms while
+ * the main thread forks after a random 0-100 us; the child must arm and get
+ * a call.  (mockit's own lock that makes the scheduler, held by an arming
+ * thread at the fork, was copied locked into the child: its first arm hung.) */
+static atomic_int f6_go;
+static void *f6_armer(void *arg) {
+    struct data *d = arg;
+    while (!atomic_load(&f6_go)) {}
+    for (int i = 0; i < 20; i++) {
+        Mockit_oneoff(1, d);
+        Mockit_destroy(d);
+    }
+    return NULL;
+}
+
+static int child_flt06first(int argc, char **argv) {
+    uint64_t delay_ns = argc > 0 ? strtoull(argv[0], NULL, 10) * 1000u : 0;
+    static struct data d[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        d[i] = (struct data){ .cb = never_cb };
+        mt_thread_start(&th[i], "mt-armer", f6_armer, &d[i]);
+    }
+    atomic_store(&f6_go, 1);
+    uint64_t until = mt_now_ns() + delay_ns;
+    while (mt_now_ns() < until) {}
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return 20;
+    if (pid == 0) {
+        alarm(5);
+        static struct data c;
+        c = (struct data){ .cb = c_cb };
+        atomic_store(&c_fired, 0);
+        if (Mockit_oneoff(1, &c)) _exit(11);
+        uint64_t dl = mt_now_ns() + 2000 * MT_NS_PER_MS;
+        while (!atomic_load(&c_fired) && mt_now_ns() < dl) mt_sleep_ms(1);
+        _exit(atomic_load(&c_fired) == 1 ? 0 : 12);
+    }
+    int st = rel_wait(pid, 5000, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    if (st == -1 || WIFSIGNALED(st)) return 13;   /* hung (SIGALRM or killed) */
+    return WEXITSTATUS(st);
+}
+
+static void test_FLT06b_fork_racing_the_first_arm(void **state) {
+    (void)state;
+    skip_fork();
+    skip_fork_asan();   /* threads just started: the same ASan allocator window */
+    uint64_t seed = mt_seed();
+    unsigned n = mt_iters(40);
+    for (unsigned i = 0; i < n; i++) {
+        char us[16];
+        snprintf(us, sizeof us, "%u", mt_rand_below(&seed, 101));
+        char *args[] = { us, NULL };
+        pid_t pid = rel_spawn("flt06first", args, NULL);
+        int st = rel_wait(pid, 10000, NULL);
+        char what[120];
+        snprintf(what, sizeof what, "process %u, fork after %s us (11 arm, 12 no call, 13 child hung)", i, us);
+        expect_status(st, 0, what);
+    }
+    print_message("# %u fresh processes forked while their first arms ran\n", n);
 }
 
 static _Atomic pid_t cb_child;
@@ -767,8 +845,25 @@ static void test_FLT07e_bsleep_resumed_through_1khz_storm(void **state) {
     uint64_t cap = t0 + 5000 * MT_NS_PER_MS;   /* the storm could keep it from ending */
     while ((rc = Mockit_bsleep((uint32_t)left, &left, NULL)) == EINTR && mt_now_ns() < cap) rounds++;
     uint64_t took = mt_now_ns() - t0;
+    /* Stop the storm without a last SIGALRM meeting the restored default
+     * action (it would kill the process): block it, stop the timer, and
+     * discard one still pending (SIG_IGN discards a pending signal, then
+     * take any left) before the old disposition comes back.  Natively the
+     * last one is handled on return from setitimer; under valgrind,
+     * which delivers signals at its own points, it can still be pending. */
+    sigset_t alrm, prev;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, &prev);
     setitimer(ITIMER_REAL, &off, NULL);
+    struct sigaction ign = { 0 };
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGALRM, &ign, NULL);
+    struct timespec zero = { 0, 0 };
+    while (sigtimedwait(&alrm, NULL, &zero) == SIGALRM) {}
     sigaction(SIGALRM, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
     print_message("# bsleep(500) resumed %d times through %d SIGALRM: %.1f ms\n", rounds,
                   atomic_load(&alrm_count), took / 1e6);
     if (rc != 0) fail_msg("still interrupted after %.0f ms (%ld ms left)", took / 1e6, (long)left);
@@ -779,6 +874,7 @@ static void test_FLT07e_bsleep_resumed_through_1khz_storm(void **state) {
 static const struct rel_child children[] = {
     { "flt02", child_flt02 },
     { "flt03", child_flt03 },
+    { "flt06first", child_flt06first },
     { NULL, NULL },
 };
 
@@ -792,6 +888,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_FLT04b_cancelled_callback_thread_no_hang),
         MT_TEST(test_FLT06a_child_timing),
         MT_TEST(test_FLT06b_fork_under_churn),
+        MT_TEST(test_FLT06b_fork_racing_the_first_arm),
         MT_TEST(test_FLT06c_fork_inside_callback),
         MT_TEST(test_FLT07a_signal_storm_never_on_library_threads),
         MT_TEST(test_FLT07b_app_handles_every_signal_tim03_holds),
