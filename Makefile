@@ -1,7 +1,7 @@
 # Front door over meson.  meson.build is the one build description; this
 # file only installs missing Debian packages, configures build folders and
-# runs meson.  Targets: all check demo install uninstall bench fuzz soak
-# stress clean.
+# runs meson.  Targets: all check demo install uninstall bench fuzz chaos
+# soak stress clean.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -11,8 +11,8 @@ DEPS    := sh scripts/install-deps.sh
 # Every build folder gets the same layout: lib/, not a multiarch libdir.
 SETUP   := $(MESON) setup --libdir=lib
 
-.PHONY: all deps check check-quick check-valgrind check-asan check-tsan \
-        demo install uninstall bench fuzz soak stress clean
+.PHONY: all deps check check-quick check-valgrind check-helgrind check-asan check-tsan \
+        demo install uninstall bench fuzz chaos soak stress clean
 
 all: $(B)/build.ninja
 	$(MESON) compile -C $(B)
@@ -21,11 +21,12 @@ $(B)/build.ninja:
 	@$(DEPS) build
 	$(SETUP) $(B) --prefix=$(abspath $(PREFIX)) -Dbench=true
 
-# ---- tests: the plain suite, then memcheck, then ASan+UBSan and TSan ----
+# ---- tests: the plain suite, then memcheck, helgrind and drd, then
+# ASan+UBSan and TSan ----
 check:
 	@$(DEPS) check
 	rm -f $(B)/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json build-tsan/meson-logs/testlog*.json
-	$(MAKE) check-quick check-valgrind check-asan check-tsan
+	$(MAKE) check-quick check-valgrind check-helgrind check-asan check-tsan
 	@python3 scripts/test-summary.py $(B) build-asan build-tsan
 
 check-quick: all
@@ -33,6 +34,12 @@ check-quick: all
 
 check-valgrind: all
 	$(MESON) test -C $(B) --setup=valgrind --suite memcheck --print-errorlogs --num-processes 2
+
+# RELIABILITY MEM-02: helgrind, then drd, over suite 'threadcheck' (the C
+# contract tests, LIFE-01/02/04 at 200 iterations); valgrind-threads.supp.
+check-helgrind: all
+	$(MESON) test -C $(B) --setup=helgrind --suite threadcheck --print-errorlogs --num-processes 2
+	$(MESON) test -C $(B) --setup=drd --suite threadcheck --print-errorlogs --num-processes 2
 
 check-asan:
 	@$(DEPS) check
@@ -44,7 +51,7 @@ check-asan:
 check-tsan:
 	@$(DEPS) check
 	@[ -f build-tsan/build.ninja ] || $(SETUP) build-tsan -Dbuildtype=debug \
-	    -Db_sanitize=thread -Db_lundef=false -Dlua=disabled
+	    -Db_sanitize=thread -Db_lundef=false -Dlua_versions=lua5.4
 	$(MESON) compile -C build-tsan
 	$(MESON) test -C build-tsan --setup=tsan --suite sanitize --print-errorlogs --num-processes 2
 
@@ -72,6 +79,13 @@ fuzz:
 	@$(DEPS) fuzz
 	sh fuzz/run-fuzz.sh $(DURATION)
 
+# FUZZ-05: LIFE-01..08 and LUA-02/03 in a -Dchaos=true build (random
+# yields and sleeps at the core's race windows); ROUNDS repeats.
+ROUNDS ?= 1
+chaos:
+	@$(DEPS) check
+	sh tests/reliability/run-chaos.sh build-chaos $(ROUNDS)
+
 soak: all
 	sh tests/reliability/run-soak.sh $(B) $(DURATION)
 
@@ -79,4 +93,4 @@ stress: all
 	sh tests/reliability/run-stress.sh $(B)
 
 clean:
-	rm -rf $(B) build-asan build-tsan build-fuzz
+	rm -rf $(B) build-asan build-tsan build-fuzz build-chaos

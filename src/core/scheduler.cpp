@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/annotate.hpp"
 #include "core/chaos.hpp"
 
 namespace mockit {
@@ -37,17 +38,28 @@ void fork_parent() {
     pthread_mutex_unlock(&g_make_mu);
 }
 void fork_child() {
-    pthread_mutex_init(&g_make_mu, nullptr);   // held by this thread since fork_prepare
     if (Scheduler *s = Scheduler::existing()) s->after_fork_child();
+    pthread_mutex_unlock(&g_make_mu);   // taken by this thread in fork_prepare
 }
 // Registered before g_make_mu is first taken, never while holding it:
 // pthread_atfork waits for glibc's atfork lock, which a concurrent fork()
 // holds across the whole fork, so registering under g_make_mu would keep
 // g_make_mu held through that fork.
 void register_fork_handlers() { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+// helgrind/drd: g_scheduler is an atomic, and its release store carries the
+// scheduler's construction to the acquire loads (annotate.hpp).  Announced
+// at load time, before any thread can touch it.
+struct ToolAnnotations {
+    ToolAnnotations() noexcept { MOCKIT_ATOMIC_VAR(g_scheduler); }
+} tool_annotations;
 }  // namespace
 
-Scheduler *Scheduler::existing() noexcept { return g_scheduler.load(std::memory_order_acquire); }
+Scheduler *Scheduler::existing() noexcept {
+    Scheduler *s = g_scheduler.load(std::memory_order_acquire);
+    if (s) MOCKIT_HAPPENS_AFTER(&g_scheduler);
+    return s;
+}
 
 Scheduler *Scheduler::instance() noexcept {
     if (Scheduler *s = existing()) return s;
@@ -59,6 +71,7 @@ Scheduler *Scheduler::instance() noexcept {
     if (!s) {
         try {
             s = new Scheduler();
+            MOCKIT_HAPPENS_BEFORE(&g_scheduler);
             g_scheduler.store(s, std::memory_order_release);
         } catch (...) {
             s = nullptr;   // out of memory: the caller says ENOMEM
@@ -87,6 +100,10 @@ Scheduler::Scheduler() {
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
     init_mono_cond(&clock_idle_cv_);
+    // helgrind/drd: a relaxed atomic read by the spinning clock thread
+    // without mu_; only a hint (it takes mu_ before acting), nothing is
+    // published through it, so no happens-before to announce.
+    MOCKIT_ATOMIC_VAR(spin_until_);
 }
 
 // ---- the caller's side ----
@@ -192,6 +209,7 @@ void Scheduler::forget(uint32_t idx) noexcept {
 }
 
 int Scheduler::destroy(struct data *d) noexcept {
+    MOCKIT_CHAOS_POINT();   // a destroy racing the expiry decision
     pthread_mutex_lock(&mu_);
     uint32_t idx = reg_.find(d);   // does not dereference d
     if (!idx) {

@@ -95,6 +95,7 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
         }
         guard.returned = true;
     }
+    MOCKIT_CHAOS_POINT();   // returned, still Running: destroyers wait here
     pthread_mutex_lock(&mu_);
     if (gen != generation_) {
         pthread_mutex_unlock(&mu_);
@@ -417,9 +418,13 @@ void Scheduler::before_fork() noexcept { pthread_mutex_lock(&mu_); }
 void Scheduler::after_fork_parent() noexcept { pthread_mutex_unlock(&mu_); }
 
 void Scheduler::after_fork_child() noexcept {
-    // Only the forking thread exists; the lock it took in before_fork()
-    // and the condition variables are re-made rather than trusted.
-    pthread_mutex_init(&mu_, nullptr);
+    // Only the forking thread exists.  It holds mu_ (before_fork()) and
+    // unlocks it, the pthread_atfork() way: re-initialising a mutex that is
+    // locked is undefined, and helgrind/drd then see the old lock still held
+    // ("re-lock a non-recursive lock", "mutex reinitialization").  The
+    // condition variables are re-made rather than trusted: waiters of the
+    // parent that do not exist here may be counted in them.
+    pthread_mutex_unlock(&mu_);
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);

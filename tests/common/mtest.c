@@ -166,7 +166,9 @@ int mt_threads_total(void) {
 
 static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cv;
+static bool wd_cv_ready;           /* wd_cv initialised (in this process) */
 static bool wd_started;
+static __thread bool wd_self;      /* this is the watchdog thread */
 static uint64_t wd_deadline;       /* 0: disarmed */
 static double wd_secs;
 static char wd_what[200];
@@ -204,6 +206,7 @@ static void wd_fire(void) {
 
 static void *wd_main(void *arg) {
     (void)arg;
+    wd_self = true;
     pthread_mutex_lock(&wd_mu);
     for (;;) {
         if (!wd_deadline) {
@@ -218,29 +221,47 @@ static void *wd_main(void *arg) {
     return NULL;
 }
 
+/* fork: the forking thread holds wd_mu across fork() (the pthread_atfork
+ * way), so the child's reset is ordered after the watchdog thread's last
+ * use of the state (helgrind/drd see that; a re-initialised mutex they
+ * would take for the old one, maybe held).  The watchdog thread itself
+ * forks (wd_fire, for gdb) with wd_mu held: it does not take it again. */
+static void wd_prepare(void) {
+    if (!wd_self) pthread_mutex_lock(&wd_mu);
+}
+
+static void wd_parent(void) {
+    if (!wd_self) pthread_mutex_unlock(&wd_mu);
+}
+
 static void wd_child(void) {
-    /* the watchdog thread does not exist in a fork child */
-    pthread_mutex_init(&wd_mu, NULL);
+    /* the watchdog thread does not exist in a fork child; wd_cv may count
+     * it as a waiter, so it is made again */
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&wd_cv, &a);
     pthread_condattr_destroy(&a);
+    wd_cv_ready = true;
     wd_started = false;
     wd_deadline = 0;
+    if (!wd_self) pthread_mutex_unlock(&wd_mu);
 }
 
 void mt_watchdog_arm(double seconds, const char *what) {
     pthread_mutex_lock(&wd_mu);
     if (!wd_started) {
-        pthread_condattr_t a;
-        pthread_condattr_init(&a);
-        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-        pthread_cond_init(&wd_cv, &a);
-        pthread_condattr_destroy(&a);
+        if (!wd_cv_ready) {
+            pthread_condattr_t a;
+            pthread_condattr_init(&a);
+            pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+            pthread_cond_init(&wd_cv, &a);
+            pthread_condattr_destroy(&a);
+            wd_cv_ready = true;
+        }
         static bool atfork_done;
         if (!atfork_done) {
-            pthread_atfork(NULL, NULL, wd_child);
+            pthread_atfork(wd_prepare, wd_parent, wd_child);
             atfork_done = true;
         }
         /* every signal blocked: signals the tests send go to test threads */
@@ -288,11 +309,17 @@ static void seed_once(void) {
     seed_value = s && *s ? strtoull(s, NULL, 0) : (mt_now_ns() ^ ((uint64_t)getpid() << 32));
     if (!seed_value) seed_value = 1;
     fprintf(stderr, "MOCKIT_TEST_SEED=%" PRIu64 "\n", seed_value);
+#ifdef MT_HB_ANNOTATED
+    ANNOTATE_HAPPENS_BEFORE((void *)&seed_value);   /* helgrind: pthread_once is opaque */
+#endif
 }
 
 uint64_t mt_seed(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, seed_once);
+#ifdef MT_HB_ANNOTATED
+    ANNOTATE_HAPPENS_AFTER((void *)&seed_value);
+#endif
     return seed_value;
 }
 
@@ -317,11 +344,20 @@ unsigned mt_log_add(mt_log *l, uint64_t t, int ov, int err) {
         l->e[i].err = err;
         l->e[i].t_exit = 0;
     }
+#ifdef MT_HB_ANNOTATED
+    ANNOTATE_HAPPENS_BEFORE((void *)&l->done);   /* the entry is published (mt_hb.h) */
+#endif
     __atomic_fetch_add(&l->done, 1, __ATOMIC_SEQ_CST);
     return i;
 }
 
-unsigned mt_log_count(const mt_log *l) { return __atomic_load_n(&l->done, __ATOMIC_SEQ_CST); }
+unsigned mt_log_count(const mt_log *l) {
+    unsigned n = __atomic_load_n(&l->done, __ATOMIC_SEQ_CST);
+#ifdef MT_HB_ANNOTATED
+    ANNOTATE_HAPPENS_AFTER((void *)&l->done);
+#endif
+    return n;
+}
 
 void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint64_t period_ns,
                      mt_grid *g) {

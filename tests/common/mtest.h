@@ -30,6 +30,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* C11 atomics annotated for helgrind/drd (MEM-02); see mt_hb.h */
+#include "mt_hb.h"
+
 #define MT_NS_PER_MS 1000000ull
 
 /* ---- clocks and sleeping (never Mockit_bsleep: tests must not depend on
