@@ -16,11 +16,14 @@
 //    armed exactly once as an interval, no earlier than origin + G*P with
 //    G = sum(1 + overrun));
 //  - no call after a destroy returned (until the next arm);
-//  - at most one call per one-shot arm;
+//  - at most one call per one-shot arm (per destroy epoch, and over the
+//    whole input for a slot that was only ever armed as a one-shot);
 //  - no self-overlap;
 //  - every return value is one the contract allows;
 //  - at the end: destroy all, then 10 ms of quiescence with 0 calls.
 // A violation prints what broke and aborts (a crash for libFuzzer).
+// MOCKIT_FUZZ_TRACE=1 prints the decoded program and the model's events
+// (arms, calls, destroys) on stderr: use it to read a reproducer.
 #include <mockit.h>
 
 #include <errno.h>
@@ -101,6 +104,9 @@ struct Slot {
     bool inside = false;
     uint64_t calls = 0;           // since the last completed destroy
     uint64_t grid = 0;            // G for the single-interval case
+    // the whole input (never reset by a destroy): successful arms and calls
+    uint64_t life_arms = 0, life_calls = 0;
+    bool life_interval = false;   // armed as an interval at least once
     // behaviour, read by the callback
     std::atomic<int> beh{kNoop};
     std::atomic<int> arg{0};
@@ -125,9 +131,14 @@ int model_arm(int i, bool interval, uint32_t ms) {
     if (rc == 0) {
         s.arms.push_back(Arm{++s.arm_seq, t0, t0 + uint64_t(ms) * 1000000u, ms, interval});
         s.dead = false;
+        s.life_arms++;
+        if (interval) s.life_interval = true;
         if (s.arms.size() == 1) s.grid = 0;
         if (d->timer_id == 0) violation("slot %d: timer_id 0 after an arm", i);
     }
+    if (trace)
+        fprintf(stderr, "fuzz:   slot %d %s(%u) -> %d (arm #%llu, %zu live in the model)\n", i,
+                interval ? "getit" : "oneoff", ms, rc, (unsigned long long)s.arm_seq, s.arms.size());
     pthread_mutex_unlock(&s.mu);
     return rc;
 }
@@ -138,14 +149,34 @@ void model_destroyed(int i, uint64_t seq_before, int rc) {
     Slot &s = slots[i];
     pthread_mutex_lock(&s.mu);
     std::vector<Arm> keep;
-    for (const Arm &a : s.arms)
-        if (a.seq > seq_before) keep.push_back(a);   // armed after the destroy began: may live
-    s.arms.swap(keep);
-    if (s.arms.empty()) {
-        s.dead = true;
-        s.calls = 0;
-        s.grid = 0;
+    uint64_t dropped = 0;
+    bool dropped_interval = false;
+    for (const Arm &a : s.arms) {
+        if (a.seq > seq_before) {
+            keep.push_back(a);   // armed after the destroy began: may live
+        } else {
+            dropped++;
+            if (a.interval) dropped_interval = true;
+        }
     }
+    // The calls so far were served by the dropped arms and the kept ones.
+    // A dropped one-shot accounts for at most one of them, so at least
+    // calls - dropped belong to kept arms (kept arms are the ones armed
+    // between read_seq() and the destroy taking effect: a callback that
+    // re-arms itself may have made and consumed many).  Keeping that lower
+    // bound (not 0) leaves the "one call per one-shot arm" check exact.
+    // An interval among the dropped arms may have made any number of calls.
+    // G restarts (lenient): a kept interval's calls made while older arms
+    // were live were not counted in it.
+    uint64_t calls_before = s.calls;
+    s.calls = dropped_interval || s.calls < dropped ? 0 : s.calls - dropped;
+    s.grid = 0;
+    s.arms.swap(keep);
+    if (s.arms.empty()) s.dead = true;
+    if (trace)
+        fprintf(stderr, "fuzz:   slot %d destroy -> %d: arms up to #%llu dropped (%llu), %zu kept; calls %llu -> %llu\n", i,
+                rc, (unsigned long long)seq_before, (unsigned long long)dropped, s.arms.size(),
+                (unsigned long long)calls_before, (unsigned long long)s.calls);
     pthread_mutex_unlock(&s.mu);
 }
 
@@ -173,6 +204,11 @@ void *fuzz_cb(void *arg) {
     if (s.inside) violation("slot %d: callback overlaps itself", i);
     s.inside = true;
     s.calls++;
+    s.life_calls++;
+    // Destroy-independent: every call serves a distinct successful arm.
+    if (!s.life_interval && s.life_calls > s.life_arms)
+        violation("slot %d: %llu calls over the input for %llu one-shot arms", i,
+                  (unsigned long long)s.life_calls, (unsigned long long)s.life_arms);
     uint64_t min_due = UINT64_MAX;
     bool all_oneshot = true;
     size_t candidates = 0, oneshots = 0;
@@ -199,7 +235,9 @@ void *fuzz_cb(void *arg) {
     pthread_mutex_unlock(&s.mu);
 
     int beh = s.beh.load(), barg = s.arg.load();
-    if (trace) fprintf(stderr, "fuzz: slot %d called (overrun %d, behaviour %d)\n", i, ov, beh);
+    if (trace)
+        fprintf(stderr, "fuzz:   slot %d called (timer_id %llu, overrun %d, behaviour %d; %llu calls over the input for %llu arms)\n",
+                i, (unsigned long long)d->timer_id, ov, beh, (unsigned long long)s.life_calls, (unsigned long long)s.life_arms);
     bool self_destroyed = false;
     uint64_t self_seq = 0;
     switch (beh) {
@@ -321,6 +359,51 @@ struct Reader {
     }
 };
 
+// MOCKIT_FUZZ_TRACE: the op about to run, decoded (r: the bytes after
+// the op code, not consumed here).
+void describe_op(int n, uint8_t code, Reader r) {
+    static const char *const beh_names[kBehaviours] = {"no-op", "self-destroy", "destroy-other", "rearm-self",
+                                                        "rearm-other", "sleep", "overrun"};
+    int i = (code >> 4) % kSlots;
+    char what[160];
+    switch ((code & 0x0f) % 10) {
+    case 0: snprintf(what, sizeof what, "data_init"); break;
+    case 1: snprintf(what, sizeof what, "oneoff(%u)", r.next() % 4); break;
+    case 2: snprintf(what, sizeof what, "getit(%u)", 1 + r.next() % 3); break;
+    case 3: snprintf(what, sizeof what, "destroy"); break;
+    case 4: snprintf(what, sizeof what, "destroy/overrun of an unknown pointer"); break;
+    case 5: snprintf(what, sizeof what, "bsleep(%d)", r.next() % 2); break;
+    case 6: snprintf(what, sizeof what, "overrun from outside"); break;
+    case 7: {
+        uint8_t b = r.next(), a = r.next();
+        int beh = b % kBehaviours;
+        int j = (a % (kSlots / 2)) * 2;
+        switch (beh) {
+        case kDestroyOther: snprintf(what, sizeof what, "behaviour destroy-other(slot %d)", j); break;
+        case kRearmSelf:
+            if (a & 1) snprintf(what, sizeof what, "behaviour rearm-self(getit %u)", 1 + uint32_t(a >> 1) % 3);
+            else snprintf(what, sizeof what, "behaviour rearm-self(oneoff %u)", uint32_t(a >> 1) % 4);
+            break;
+        case kRearmOther:
+            if ((a >> 2) & 1) snprintf(what, sizeof what, "behaviour rearm-other(slot %d, getit %u)", j, 1 + uint32_t(a >> 3) % 3);
+            else snprintf(what, sizeof what, "behaviour rearm-other(slot %d, oneoff %u)", j, uint32_t(a >> 3) % 4);
+            break;
+        case kSleep: snprintf(what, sizeof what, "behaviour sleep(%d us)", a % 1000); break;
+        default: snprintf(what, sizeof what, "behaviour %s", beh_names[beh]); break;
+        }
+        break;
+    }
+    case 8: snprintf(what, sizeof what, "sleep %d ms", r.next() % 3); break;
+    default: {
+        uint8_t b = r.next();
+        if (b & 1) snprintf(what, sizeof what, "burst: getit(%u) on every static slot", 1 + (b >> 1) % 3);
+        else snprintf(what, sizeof what, "burst: oneoff(%u) on every static slot", (b >> 1) % 4);
+        break;
+    }
+    }
+    fprintf(stderr, "fuzz: op %d: slot %d (%s): %s\n", n, i, i % 2 ? "data_init" : "static", what);
+}
+
 void reset_slot(int i) {
     Slot &s = slots[i];
     pthread_mutex_lock(&s.mu);
@@ -329,6 +412,8 @@ void reset_slot(int i) {
     s.inside = false;
     s.calls = 0;
     s.grid = 0;
+    s.life_arms = s.life_calls = 0;
+    s.life_interval = false;
     pthread_mutex_unlock(&s.mu);
     s.beh = kNoop;
     s.arg = 0;
@@ -352,7 +437,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t code = r.next();
         int i = (code >> 4) % kSlots;
         Slot &s = slots[i];
-        if (trace) fprintf(stderr, "fuzz: op %d on slot %d\n", (code & 0x0f) % 10, i);
+        if (trace) describe_op(op, code, r);
         switch ((code & 0x0f) % 10) {   // low nibble: op, high nibble: slot
         case 0:   // data_init into an empty owned slot
             if (s.owned && !s.abandoned.load() && !s.d) {
@@ -411,13 +496,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int err = -1;
             uint64_t t0 = now_ns();
             int rc = Mockit_bsleep(b % 2, &left, &err);
+            // Mockit_bsleep(3): a call right after an interrupted one, asking
+            // for exactly the left it reported, continues to that sleep's
+            // deadline (so it may be shorter than asked, but it ends no
+            // earlier than the interrupted call's start + its ms).  The
+            // library remembers that per thread across inputs; so does the
+            // model (static).
+            static ssize_t last_eintr_left = -1;    // of the last bsleep, if interrupted
+            static uint64_t last_eintr_bound = 0;   // its start + ms
+            uint64_t bound = t0 + uint64_t(b % 2) * 1000000u;
+            if (last_eintr_left == b % 2 && last_eintr_bound < bound) bound = last_eintr_bound;
+            last_eintr_left = -1;
             // EINTR is legitimate: libFuzzer's -timeout runs on SIGALRM
             if (rc == EINTR) {
                 if (err != EINTR || left <= 0 || left > b % 2) violation("bsleep(%d): EINTR, left %zd, error %d", b % 2, left, err);
+                last_eintr_left = left;
+                last_eintr_bound = bound;
                 break;
             }
             if (rc != 0 || left != 0 || err != 0) violation("bsleep(%d): %d %zd %d", b % 2, rc, left, err);
-            if (now_ns() - t0 < uint64_t(b % 2) * 1000000u) violation("bsleep(%d) short", b % 2);
+            if (now_ns() < bound) violation("bsleep(%d) short", b % 2);
             break;
         }
         case 6:   // overrun from outside any callback

@@ -10,8 +10,10 @@
 # fuzz/corpus/ are listed, and with --update copied into fuzz/corpus/
 # (commit them: make check replays that folder).  Crashes, model
 # violations and time-outs (a hang) leave their input in
-# build-fuzz/artifacts/; the script then exits 1.  Needs Debian's clang
-# (14) and libclang-rt-14-dev (scripts/install-deps.sh fuzz).
+# build-fuzz/artifacts/; the script then exits 1.  FUZZ_BUILD_DIR
+# overrides build-fuzz/; JOBS (default 2) is the build's parallelism.
+# Needs Debian's clang (14) and libclang-rt-14-dev (scripts/install-deps.sh
+# fuzz).
 set -eu
 
 secs=60
@@ -25,7 +27,7 @@ for a in "$@"; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-b="$root/build-fuzz"
+b=${FUZZ_BUILD_DIR:-"$root/build-fuzz"}   # FUZZ_BUILD_DIR=/tmp/x: build and work there
 CC=${CC:-clang}
 CXX=${CXX:-clang++}
 command -v "$CXX" >/dev/null || { echo "run-fuzz: $CXX not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
@@ -40,7 +42,7 @@ fi
 # Only the static core: with clang the sanitizer runtime comes with the
 # executable, so the shared library (linked --no-undefined) cannot be made;
 # the fuzzer links the core and the C ABI shim directly.
-if ! meson compile -C "$b" mockit_core >"$b/compile.log" 2>&1; then
+if ! meson compile -C "$b" -j "${JOBS:-2}" mockit_core >"$b/compile.log" 2>&1; then
     cat "$b/compile.log" >&2
     exit 1
 fi

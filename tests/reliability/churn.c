@@ -180,7 +180,7 @@ int churn_run(const struct churn_cfg *cfg, struct churn_result *res) {
         mt_thread_start(&w[i].th, "mt-churn", worker_main, &w[i]);
     }
     int max_lib = 0;
-    while (atomic_load(&g_running) > 0) {
+    while (cfg->sample_us != CHURN_NO_SAMPLING && atomic_load(&g_running) > 0) {
         int n = mt_lib_threads(NULL);
         if (n > max_lib) max_lib = n;
         mt_sleep_ns((cfg->sample_us ? cfg->sample_us : 5000) * 1000ull);

@@ -18,8 +18,13 @@ struct churn_cfg {
     int threads;
     unsigned ops;            /* per thread */
     uint64_t seed;
-    unsigned sample_us;      /* the main thread samples library threads this often */
+    unsigned sample_us;      /* the main thread samples library threads this often
+                                (0: every 5 ms; CHURN_NO_SAMPLING: never -- reading
+                                /proc opens a descriptor, which a caller that
+                                counts descriptors meanwhile would see) */
 };
+
+#define CHURN_NO_SAMPLING 0xffffffffu
 
 struct churn_result {
     unsigned long long ops, calls;

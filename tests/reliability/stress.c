@@ -301,9 +301,10 @@ static int mode_load03(int argc, char **argv) {
     mt_grid_analyse(&l3_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
     printf("load03.blockers: %u\nload03.called: %u\nload03.max_blocked_at_once: %u\n"
            "load03.max_library_threads: %d\nload03.drain_seconds: %.2f\n"
-           "load03.interval_calls: %u\nload03.interval_max_late_ms: %.2f\n",
+           "load03.interval_calls: %u\nload03.interval_grid_points_served: %llu\n"
+           "load03.interval_max_late_ms: %.2f\n",
            n, atomic_load(&l3_calls), atomic_load(&l3_max_inside), max_threads,
-           (t_drained - due) / 1e9, g.calls, g.max_late_ns / 1e6);
+           (t_drained - due) / 1e9, g.calls, (unsigned long long)g.g_last, g.max_late_ns / 1e6);
     CHECK(atomic_load(&l3_calls) == n, "%u of %u blocking callbacks ran", atomic_load(&l3_calls), n);
     CHECK(max_threads <= 65, "%d library threads (cap 65)", max_threads);
     CHECK(g.first_early < 0, "interval call %d early", g.first_early);
@@ -466,7 +467,7 @@ static void *soak_cb(void *arg) {
 static void *soak_churn(void *arg) {
     (void)arg;
     while (!atomic_load(&soak_stop)) {
-        struct churn_cfg cfg = { .threads = 2, .ops = 2000, .seed = mt_seed() };
+        struct churn_cfg cfg = { .threads = 2, .ops = 2000, .seed = mt_seed(), .sample_us = CHURN_NO_SAMPLING };
         struct churn_result r;
         if (churn_run(&cfg, &r)) {
             fprintf(stderr, "FAIL: soak churn: %s\n", r.first_failure);
