@@ -42,6 +42,28 @@ static void lm_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
 #  define lm_newuserdata(L, sz) lua_newuserdata((L), (sz))
 #endif
 
+/* A timer's userdata keeps its callback in its user value where the
+ * version has one that takes any value (LM_CB_IN_UV): 5.3, where every
+ * userdata has one, and 5.4, where one user value adds 24 bytes of
+ * header (a 16-byte anchor slot plus the 4-byte slot number and padding
+ * cost the same).  5.2's user value must be a table and 5.1's
+ * environment too: there the callback has a second anchor slot.
+ * lm_setcb pops the value on top into the userdata at index i;
+ * lm_pushcb pushes it. */
+#if LUA_VERSION_NUM >= 504
+#  define LM_CB_IN_UV 1
+#  define lm_newtimer(L, sz) lua_newuserdatauv((L), (sz), 1)
+#  define lm_setcb(L, i) ((void)lua_setiuservalue((L), (i), 1))
+#  define lm_pushcb(L, i) ((void)lua_getiuservalue((L), (i), 1))
+#elif LUA_VERSION_NUM == 503
+#  define LM_CB_IN_UV 1
+#  define lm_newtimer(L, sz) lua_newuserdata((L), (sz))
+#  define lm_setcb(L, i) lua_setuservalue((L), (i))
+#  define lm_pushcb(L, i) ((void)lua_getuservalue((L), (i)))
+#else
+#  define lm_newtimer(L, sz) lua_newuserdata((L), (sz))
+#endif
+
 /* Integer subtype (5.3+): integers are read exactly, floats checked. */
 #if LUA_VERSION_NUM >= 503
 #  define lm_isinteger(L, i) lua_isinteger((L), (i))

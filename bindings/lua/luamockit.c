@@ -3,10 +3,11 @@
  *
  * Lua is never called from a library thread.  A timer's C callback (it
  * runs on a libmockit thread) only locks its state's queue, adds the
- * expirations to the timer's count, links the timer into the ready list if
- * it was not there, and wakes t.wait() and the t.fd() descriptor when the
- * queue turns non-empty.  The script drains the queue with
- * t.process_events(), which calls each Lua callback once per expiration.
+ * expirations to the timer's count, moves the timer into the ready part of
+ * the queue's slot array if it was idle, and wakes t.wait() and the t.fd()
+ * descriptor when the queue turns non-empty.  The script drains the queue
+ * with t.process_events(), which calls each Lua callback once per
+ * expiration.
  *
  * Model (one queue per lua_State; see luamockit(3)):
  *
@@ -18,27 +19,45 @@
  *             a closed state.  No lua_State pointer is ever stored: the
  *             callbacks run on whichever thread (coroutine) drains.
  *   lm_timer  the body of the timer userdata; it embeds the struct data
- *             handed to libmockit.  An armed timer (and a fired one-shot
- *             whose event is not yet delivered) is pinned by a registry
- *             reference to itself; its callback by another.  Both are
- *             released by destroy, by delivering a one-shot's event, and
- *             by __gc.
+ *             handed to libmockit (d.stuff points to the queue).  An armed
+ *             timer (and a fired one-shot whose event is not yet
+ *             delivered) is pinned by a slot of the queue's anchor store
+ *             (a table of fixed-size blocks, referenced from the registry)
+ *             holding the userdata.  Its callback is the userdata's user
+ *             value (Lua 5.3, 5.4) or a second anchor slot (5.1, 5.2,
+ *             LuaJIT).  Both are released by destroy, by delivering a
+ *             one-shot's event, and by __gc.  A one-shot is only an
+ *             lm_timer (its count is where it sits: ready = 1 expiration,
+ *             in the batch = 1); an interval timer is an lm_ival, with
+ *             64-bit counts.
+ *
+ * Memory (issue #5): one userdata per timer, one 16-byte anchor slot, one
+ * pointer in q->slot.  q->slot holds every timer libmockit may know, in
+ * three parts, and each timer knows its index:
+ *
+ *   [0, hlen)      the batch being delivered: a min-heap on the due time of
+ *                  each timer's oldest undelivered expiration, ties in
+ *                  arming order (arm times are made strictly increasing)
+ *   [hlen, rlen)   ready: expirations counted, not yet in a batch
+ *   [rlen, live)   idle: nothing waiting
  *
  * Coalescing: undrained expirations of one timer are a count, so memory is
- * O(timers) however long the script sleeps.  process_events first moves
- * the ready list into a batch (a min-heap on the due time of each timer's
- * oldest undelivered expiration, ties in arming order) and then makes one
- * call per expiration in due order.  Expirations that arrive while it runs
- * wait for the next call, so a callback that re-arms oneoff(0) cannot keep
- * one process_events call busy forever.  A callback error propagates
- * unchanged (lua_call, not lua_pcall); the heap is consistent before every
- * call, so the events not yet handled stay queued.
+ * O(timers) however long the script sleeps.  process_events first makes
+ * the ready part (and the counts of timers already in the batch) the batch
+ * and then makes one call per expiration in due order.  Expirations that
+ * arrive while it runs wait for the next call, so a callback that re-arms
+ * oneoff(0) cannot keep one process_events call busy forever.  A callback
+ * error propagates unchanged (lua_call, not lua_pcall); the heap is
+ * consistent before every call, so the events not yet handled stay queued.
  *
- * Locking: q->mu guards the ready list, every timer's count/batch/in_ready,
- * and the queue's pending/entries/waiters/efd.  The heap array, the list of
- * all timers and the registry references are touched only by the thread
- * running the state.  Mockit_destroy is never called with q->mu held (the
- * callback it may wait for takes q->mu).
+ * Locking: q->mu guards every timer's count/batch/where, the ready and idle
+ * parts of q->slot (library threads move timers from idle to ready), the
+ * part boundaries, and the queue's pending/entries/waiters/efd.  The heap
+ * part ([0, hlen): its slots and those timers' idx) is only touched by the
+ * thread running the state, so heap sifts run without the lock; library
+ * threads never touch it.  The anchor store and user values are only
+ * touched by the state.  Mockit_destroy is never called with q->mu held
+ * (the callback it may wait for takes q->mu).
  */
 #define _GNU_SOURCE 1
 
@@ -74,36 +93,56 @@ enum lm_state {
     LM_DEAD     /* destroyed; the object is inert */
 };
 
+enum lm_where {  /* the part of q->slot a timer is in (q->mu) */
+    LM_IDLE,    /* nothing waiting (also: not in q->slot at all) */
+    LM_READY,   /* count > 0, batch == 0 */
+    LM_HEAP     /* batch > 0: in the heap */
+};
+
+/* 48 bytes on LP64: with Lua 5.4's one-user-value header a one-shot's
+ * userdata is 104 bytes (a 112-byte malloc chunk). */
 struct lm_timer {
-    struct data d;          /* first member: &t->d == (struct data *)t */
-    lm_queue *q;            /* NULL once the queue is gone */
-    lm_timer *aprev, *anext;/* all timers libmockit may know (state thread) */
-    lm_timer *rprev, *rnext;/* ready list (q->mu) */
-    uint64_t arm_ns;        /* CLOCK_MONOTONIC just before arming */
-    uint64_t due_ns;        /* due time of the oldest undelivered expiration */
-    uint64_t seq;           /* arming order, the tie-break */
+    struct data d;          /* first member: &t->d == (struct data *)t;
+                               d.stuff: the queue, NULL once gone */
+    uint64_t due;           /* due time of the oldest undelivered
+                               expiration (the heap key) */
+    uint32_t ms;
+    uint32_t idx;           /* index in q->slot (q->mu, see above) */
+    uint32_t anchor;        /* its slot in the anchor store, 0: none */
+#ifndef LM_CB_IN_UV
+    uint32_t cb_anchor;     /* the callback's slot there, 0: none */
+#endif
+    unsigned char interval, state, where;
+};
+
+/* An interval timer.  The counts can pass 2^32 in a long-running script
+ * (a 1 ms interval undrained for 50 days, or delivered for 50 days). */
+typedef struct lm_ival {
+    lm_timer b;
+    uint64_t t0;            /* arm time (a one-shot's is due - ms) */
     uint64_t count;         /* expirations not yet in a batch (q->mu) */
     uint64_t batch;         /* expirations in the batch heap (q->mu) */
     uint64_t consumed;      /* expirations delivered or dropped */
-    uint32_t ms;
-    int hidx;               /* index in q->heap, -1 when not there */
-    int self_ref, cb_ref;   /* registry references, LUA_NOREF when none */
-    unsigned char interval, state, in_ready;
-};
+} lm_ival;
+
+#define IV(t) ((lm_ival *)(t))
 
 struct lm_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* signalled when pending turns non-zero */
-    lm_timer *ready;        /* timers with count > 0 (q->mu) */
     uint64_t pending;       /* calls waiting: sum of count + batch (q->mu) */
     uint64_t entries;       /* timers with count + batch > 0 (q->mu) */
+    uint64_t hcnt;          /* heap timers with count > 0 (q->mu) */
     int waiters;            /* threads blocked in t.wait() (q->mu) */
     int efd;                /* eventfd, -1 until t.fd() (q->mu) */
     int closed;             /* set by __gc: the state is closing */
-    lm_timer *all;          /* every timer libmockit may know */
-    lm_timer **heap;        /* the batch being delivered; hcap >= live */
-    size_t hlen, hcap, live;
-    uint64_t next_seq;
+    lm_timer **slot;        /* every timer libmockit may know: see above */
+    size_t hlen, rlen, live, cap;
+    uint64_t last_t0;       /* the latest arm time */
+    int store_ref;          /* registry reference to the anchor store */
+    uint32_t afree;         /* first free anchor slot, 0: none */
+    uint32_t anext;         /* first never-used anchor slot (from 1) */
+    uint32_t nblocks;       /* blocks in the anchor store */
     lm_queue *gprev, *gnext;/* every queue of the process (g_mu), for fork */
 };
 
@@ -289,94 +328,209 @@ static void fd_clear(lm_queue *q) {
     }
 }
 
-/* ---- the batch heap: min on (due_ns, seq); touched by the state only ---- */
+/* ---- q->slot: heap | ready | idle (see the top of the file) ---- */
+
+#define LM_NOFIX ((size_t)-1)
+
+/* An interval's k-th due time. */
+static uint64_t due_of_ival(const lm_timer *t, uint64_t k) {
+    uint64_t step = (uint64_t)t->ms * 1000000u, t0 = IV(t)->t0;
+    if (step != 0 && k > (UINT64_MAX - t0) / step) return UINT64_MAX;
+    return t0 + k * step;
+}
+
+/* Arm time: strictly increasing per queue, so it orders ties as armed. */
+static uint64_t arm_time(const lm_timer *t) {
+    return t->interval ? IV(t)->t0 : t->due - (uint64_t)t->ms * 1000000u;
+}
+
+/* Expirations waiting, count + batch (q->mu held). */
+static uint64_t waiting(const lm_timer *t) {
+    if (t->interval) return IV(t)->count + IV(t)->batch;
+    return t->where != LM_IDLE;
+}
 
 static int before(const lm_timer *a, const lm_timer *b) {
-    return a->due_ns < b->due_ns || (a->due_ns == b->due_ns && a->seq < b->seq);
+    return a->due < b->due || (a->due == b->due && arm_time(a) < arm_time(b));
 }
 
-static void heap_set(lm_queue *q, size_t i, lm_timer *t) {
-    q->heap[i] = t;
-    t->hidx = (int)i;
+static void slot_set(lm_queue *q, size_t i, lm_timer *t) {
+    q->slot[i] = t;
+    t->idx = (uint32_t)i;
 }
 
+static void slot_swap(lm_queue *q, size_t i, size_t j) {
+    lm_timer *a = q->slot[i];
+    slot_set(q, i, q->slot[j]);
+    slot_set(q, j, a);
+}
+
+/* The heap part: the state thread only, no lock needed. */
 static void heap_up(lm_queue *q, size_t i) {
-    lm_timer *t = q->heap[i];
+    lm_timer *t = q->slot[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(t, q->heap[p])) break;
-        heap_set(q, i, q->heap[p]);
+        if (!before(t, q->slot[p])) break;
+        slot_set(q, i, q->slot[p]);
         i = p;
     }
-    heap_set(q, i, t);
+    slot_set(q, i, t);
 }
 
 static void heap_down(lm_queue *q, size_t i) {
-    lm_timer *t = q->heap[i];
+    lm_timer *t = q->slot[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= q->hlen) break;
-        if (c + 1 < q->hlen && before(q->heap[c + 1], q->heap[c])) c++;
-        if (!before(q->heap[c], t)) break;
-        heap_set(q, i, q->heap[c]);
+        if (c + 1 < q->hlen && before(q->slot[c + 1], q->slot[c])) c++;
+        if (!before(q->slot[c], t)) break;
+        slot_set(q, i, q->slot[c]);
         i = c;
     }
-    heap_set(q, i, t);
+    slot_set(q, i, t);
 }
 
-static void heap_push(lm_queue *q, lm_timer *t) {
-    q->heap[q->hlen] = t;   /* hcap >= live >= hlen + 1: never grows here */
-    t->hidx = (int)q->hlen++;
-    heap_up(q, q->hlen - 1);
-}
-
-static void heap_remove(lm_queue *q, lm_timer *t) {
-    size_t i = (size_t)t->hidx;
-    lm_timer *last = q->heap[--q->hlen];
-    t->hidx = -1;
-    if (i == q->hlen) return;
-    heap_set(q, i, last);
+static void heap_fix(lm_queue *q, size_t i) {
+    lm_timer *t = q->slot[i];
     heap_up(q, i);
-    heap_down(q, (size_t)last->hidx);
+    heap_down(q, t->idx);
 }
 
-static uint64_t due_of(const lm_timer *t, uint64_t k) {
-    uint64_t step = (uint64_t)t->ms * 1000000u, off;
-    if (!t->interval) return t->arm_ns + step;
-    if (step != 0 && k > (UINT64_MAX - t->arm_ns) / step) return UINT64_MAX;
-    off = k * step;
-    return t->arm_ns + off;
+/* Take t out of the heap (q->mu held): it becomes the first ready slot.
+ * Returns the slot the heap's last timer moved to, to be fixed with
+ * heap_fix (or heap_down at 0) by the state thread, or LM_NOFIX. */
+static size_t heap_leave(lm_queue *q, lm_timer *t) {
+    size_t i = t->idx, last = --q->hlen;
+    t->where = LM_READY;
+    if (i == last) return LM_NOFIX;
+    slot_set(q, i, q->slot[last]);
+    slot_set(q, last, t);
+    return i;
+}
+
+static void ready_to_idle(lm_queue *q, lm_timer *t) {   /* q->mu held */
+    slot_swap(q, t->idx, --q->rlen);
+    t->where = LM_IDLE;
+}
+
+static void idle_to_ready(lm_queue *q, lm_timer *t) {   /* q->mu held */
+    slot_swap(q, t->idx, q->rlen++);
+    t->where = LM_READY;
+}
+
+static void idle_remove(lm_queue *q, lm_timer *t) {     /* q->mu held */
+    slot_set(q, t->idx, q->slot[--q->live]);
+    q->slot[q->live] = NULL;
+}
+
+/* ---- the anchor store (state thread) ----
+ *
+ * What pins an armed timer (and, on 5.1 and 5.2, its callback): a table
+ * of blocks of LM_BLOCK slots, each block created with its array at full
+ * size.  A registry reference costs a slot of an array that grows by
+ * doubling (24 bytes on average per 16-byte slot, up to 32); a slot here
+ * costs its 16 bytes.  Slot s (from 1) is block (s-1)/LM_BLOCK+1, index
+ * (s-1)%LM_BLOCK+1.  Freed slots hold the next free slot's number, as
+ * luaL_ref's free list does; the store never shrinks (neither does the
+ * registry).  si is the store's absolute stack index. */
+
+#define LM_BLOCK 256
+
+static void push_store(lua_State *L, lm_queue *q) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, q->store_ref);
+}
+
+/* Make sure n never-used slots exist, so that n anchor_add calls cannot
+ * raise a memory error.  May raise one itself; then nothing changed. */
+static void anchor_reserve(lua_State *L, lm_queue *q, int si, uint32_t n) {
+    while ((uint64_t)q->anext + n - 1 > (uint64_t)q->nblocks * LM_BLOCK) {
+        lua_createtable(L, LM_BLOCK, 0);
+        lua_rawseti(L, si, (lua_Integer)q->nblocks + 1);
+        q->nblocks++;
+    }
+}
+
+/* Pin the value on top (popped); returns its slot.  Never raises after
+ * anchor_reserve. */
+static uint32_t anchor_add(lua_State *L, lm_queue *q, int si) {
+    uint32_t s = q->afree ? q->afree : q->anext;
+    lua_rawgeti(L, si, (lua_Integer)((s - 1) / LM_BLOCK + 1));
+    if (s == q->afree) {
+        lua_rawgeti(L, -1, (lua_Integer)((s - 1) % LM_BLOCK + 1));
+        q->afree = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    } else {
+        q->anext++;
+    }
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)((s - 1) % LM_BLOCK + 1));
+    lua_pop(L, 1);
+    return s;
+}
+
+#ifndef LM_CB_IN_UV
+static void anchor_push(lua_State *L, int si, uint32_t s) {
+    lua_rawgeti(L, si, (lua_Integer)((s - 1) / LM_BLOCK + 1));
+    lua_rawgeti(L, -1, (lua_Integer)((s - 1) % LM_BLOCK + 1));
+    lua_remove(L, -2);
+}
+#endif
+
+static void anchor_del(lua_State *L, lm_queue *q, int si, uint32_t s) {
+    lua_rawgeti(L, si, (lua_Integer)((s - 1) / LM_BLOCK + 1));
+    lua_pushinteger(L, (lua_Integer)q->afree);
+    lua_rawseti(L, -2, (lua_Integer)((s - 1) % LM_BLOCK + 1));
+    lua_pop(L, 1);
+    q->afree = s;
 }
 
 /* ---- the library-thread side ---- */
 
-static void ready_unlink(lm_queue *q, lm_timer *t) {
-    if (t->rprev) t->rprev->rnext = t->rnext;
-    else q->ready = t->rnext;
-    if (t->rnext) t->rnext->rprev = t->rprev;
-    t->rprev = t->rnext = NULL;
-    t->in_ready = 0;
+/* FUZZ-05 chaos build (-Dchaos=true): a random yield or 0-200 us sleep
+ * at the hand-off from a library thread to the queue.  Nothing otherwise. */
+#ifdef MOCKIT_CHAOS
+#include <sched.h>
+static void lm_chaos(void) {
+    static __thread uint64_t s;
+    if (!s) s = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&s;
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    if (s % 4 == 0) {
+        sched_yield();
+    } else if (s % 4 == 1) {
+        struct timespec ts = {0, (long)(s % 200000)};
+        nanosleep(&ts, NULL);
+    }
 }
+#else
+#define lm_chaos() ((void)0)
+#endif
 
 /* libmockit calls this on one of its threads.  It never calls Lua. */
 static void *lm_expired(void *arg) {
     lm_timer *t = (lm_timer *)arg;
-    lm_queue *q = t->q;
+    lm_queue *q = (lm_queue *)t->d.stuff;
     uint64_t n = 1;
     if (t->interval) {
         int ov = Mockit_overrun(&t->d);    /* missed and merged: count them */
         if (ov > 0) n += (uint64_t)ov;
     }
+    lm_chaos();
     pthread_mutex_lock(&q->mu);
-    if (t->count + t->batch == 0) q->entries++;
-    if (!t->in_ready) {
-        t->rprev = NULL;
-        t->rnext = q->ready;
-        if (q->ready) q->ready->rprev = t;
-        q->ready = t;
-        t->in_ready = 1;
+    if (q->closed || (!t->interval && t->where != LM_IDLE)) {
+        pthread_mutex_unlock(&q->mu);    /* the state is closing (or a */
+        return NULL;                     /* one-shot fired twice: never) */
     }
-    t->count += n;
+    if (t->interval) {
+        lm_ival *v = IV(t);
+        if (v->count == 0) {
+            if (v->batch == 0) q->entries++;
+            else q->hcnt++;                 /* in the heap, now with a count */
+        }
+        v->count += n;
+    } else {
+        q->entries++;
+    }
+    if (t->where == LM_IDLE) idle_to_ready(q, t);
     if (q->pending == 0) {
         fd_raise(q);
         if (q->waiters) pthread_cond_broadcast(&q->cv);
@@ -388,42 +542,62 @@ static void *lm_expired(void *arg) {
 
 /* ---- timer life cycle (state thread) ---- */
 
-static void release_refs(lua_State *L, lm_timer *t) {
-    if (t->cb_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, t->cb_ref);
-    if (t->self_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
-    t->cb_ref = t->self_ref = LUA_NOREF;
-}
-
-static void all_unlink(lm_queue *q, lm_timer *t) {
-    if (t->aprev) t->aprev->anext = t->anext;
-    else q->all = t->anext;
-    if (t->anext) t->anext->aprev = t->aprev;
-    t->aprev = t->anext = NULL;
-    q->live--;
+/* Release the anchors (si: the store's absolute stack index); ui: the
+ * userdata's absolute stack index, or 0 when it is not on the stack
+ * (lua_close: then the user value stays). */
+static void release_refs(lua_State *L, lm_queue *q, int si, lm_timer *t,
+                         int ui) {
+    if (t->anchor) anchor_del(L, q, si, t->anchor);
+    t->anchor = 0;
+#ifdef LM_CB_IN_UV
+    if (ui) {
+        lua_pushnil(L);
+        lm_setcb(L, ui);
+    }
+#else
+    (void)ui;
+    if (t->cb_anchor) anchor_del(L, q, si, t->cb_anchor);
+    t->cb_anchor = 0;
+#endif
 }
 
 /* Stop the timer (waiting for a running C callback), drop its undelivered
- * events, release its references.  Idempotent. */
-static void timer_stop(lua_State *L, lm_timer *t) {
-    lm_queue *q = t->q;
+ * events, release its anchors.  Idempotent.  ui as for release_refs.
+ * Anchors are only held while d.stuff is set (arm_timer takes them and
+ * sets it with nothing that can raise in between). */
+static void timer_stop(lua_State *L, lm_timer *t, int ui) {
+    lm_queue *q = (lm_queue *)t->d.stuff;
     if (t->state == LM_DEAD) return;
     if (t->state != LM_NEW) Mockit_destroy(&t->d);
     if (q) {
+        size_t fix = LM_NOFIX;
+        uint64_t w;
         pthread_mutex_lock(&q->mu);
-        if (t->in_ready) ready_unlink(q, t);
-        if (t->count + t->batch > 0) {
+        w = waiting(t);
+        if (t->where == LM_HEAP) {
+            if (t->interval && IV(t)->count > 0) q->hcnt--;
+            fix = heap_leave(q, t);
+        }
+        if (t->where == LM_READY) ready_to_idle(q, t);
+        idle_remove(q, t);
+        if (w > 0) {
             q->entries--;
-            q->pending -= t->count + t->batch;
-            t->consumed += t->count + t->batch;
-            t->count = t->batch = 0;
+            q->pending -= w;
             if (q->pending == 0) fd_clear(q);
         }
+        if (t->interval) {
+            IV(t)->consumed += w;
+            IV(t)->count = IV(t)->batch = 0;
+        }
         pthread_mutex_unlock(&q->mu);
-        if (t->hidx >= 0) heap_remove(q, t);
-        all_unlink(q, t);
-        t->q = NULL;
+        if (fix != LM_NOFIX) heap_fix(q, fix);
+        t->d.stuff = NULL;
+        push_store(L, q);
+        release_refs(L, q, lua_gettop(L), t, ui);
+        lua_pop(L, 1);
+    } else {
+        release_refs(L, NULL, 0, t, ui);    /* no anchors: the user value */
     }
-    release_refs(L, t);
     t->state = LM_DEAD;
 }
 
@@ -437,13 +611,13 @@ static lm_timer *check_timer(lua_State *L, int i) {
 static int timer_destroy(lua_State *L) {
     lm_timer *t = check_timer(L, 1);
     opt_bool(L, 2, "destroy");
-    timer_stop(L, t);
+    timer_stop(L, t, 1);
     lua_pushnil(L);
     return 1;
 }
 
 static int timer_gc(lua_State *L) {
-    timer_stop(L, check_timer(L, 1));
+    timer_stop(L, check_timer(L, 1), 1);
     return 0;
 }
 
@@ -463,49 +637,71 @@ static int timer_tostring(lua_State *L) {
 static int arm_timer(lua_State *L, int interval) {
     lm_queue *q = upqueue(L);
     const char *fname = interval ? "getit" : "oneoff";
-    int cbi = 1, msi = 2, rc;
+    size_t size = interval ? sizeof(lm_ival) : sizeof(lm_timer);
+    int cbi = 1, msi = 2, rc, si;
     uint32_t ms;
+    uint64_t now;
     lm_timer *t;
     if (lua_type(L, 1) == LUA_TNUMBER) { cbi = 2; msi = 1; }
     if (!is_callable(L, cbi)) type_error(L, cbi, fname, "function");
     ms = check_ms(L, msi, fname);
 
-    if (q->live + 1 > q->hcap) {    /* the batch heap never grows later */
-        size_t ncap = q->hcap ? 2 * q->hcap : 16;
-        lm_timer **nh = (lm_timer **)realloc(q->heap, ncap * sizeof *nh);
-        if (!nh) return push_fail(L, ENOMEM);
-        q->heap = nh;
-        q->hcap = ncap;
+    if (q->live >= UINT32_MAX || q->anext >= UINT32_MAX - 2)
+        return push_fail(L, ENOMEM);
+    if (q->live + 1 > q->cap) {     /* library threads use q->slot: lock */
+        size_t ncap = q->cap ? 2 * q->cap : 16;
+        lm_timer **ns;
+        pthread_mutex_lock(&q->mu);
+        ns = (lm_timer **)realloc(q->slot, ncap * sizeof *ns);
+        if (ns) {
+            q->slot = ns;
+            q->cap = ncap;
+        }
+        pthread_mutex_unlock(&q->mu);
+        if (!ns) return push_fail(L, ENOMEM);
     }
-    t = (lm_timer *)lm_newuserdata(L, sizeof *t);
-    memset(t, 0, sizeof *t);
-    t->hidx = -1;
-    t->self_ref = t->cb_ref = LUA_NOREF;
+    push_store(L, q);
+    si = lua_gettop(L);
+    anchor_reserve(L, q, si, 2);
+    t = (lm_timer *)lm_newtimer(L, size);
+    memset(t, 0, size);
     t->state = LM_NEW;
+    t->where = LM_IDLE;
     t->interval = (unsigned char)interval;
     t->ms = ms;
     t->d.cb = lm_expired;
-    t->d.stuff = t;
     luaL_getmetatable(L, LM_TIMER_MT);
     lua_setmetatable(L, -2);
+    /* Nothing from here to d.stuff = q can raise an error. */
     lua_pushvalue(L, cbi);
-    t->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+#ifdef LM_CB_IN_UV
+    lm_setcb(L, -2);
+#else
+    t->cb_anchor = anchor_add(L, q, si);
+#endif
     lua_pushvalue(L, -1);
-    t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->anchor = anchor_add(L, q, si);
+    lua_remove(L, si);          /* the userdata is on top again */
 
-    t->q = q;
-    t->seq = q->next_seq++;
-    t->anext = q->all;
-    if (q->all) q->all->aprev = t;
-    q->all = t;
-    q->live++;
+    now = mono_ns();
+    if (now <= q->last_t0) now = q->last_t0 + 1;   /* ties: arming order */
+    q->last_t0 = now;
+    if (interval) {
+        IV(t)->t0 = now;
+        t->due = due_of_ival(t, 1);
+    } else {
+        t->due = now + (uint64_t)ms * 1000000u;
+    }
+    /* Idle.  No lock: a library thread never touches slot[live] (it moves
+     * an armed idle timer to slot[rlen], rlen <= its index < live), and
+     * this timer has no callback before it is armed. */
+    slot_set(q, q->live++, t);
+    t->d.stuff = q;
     t->state = LM_ARMED;
-    t->arm_ns = mono_ns();
-    t->due_ns = due_of(t, 1);
     rc = interval ? Mockit_getit(ms, &t->d) : Mockit_oneoff(ms, &t->d);
     if (rc != 0) {
         t->state = LM_NEW;      /* libmockit does not know it */
-        timer_stop(L, t);
+        timer_stop(L, t, lua_gettop(L));
         return push_fail(L, rc);
     }
     return 1;
@@ -516,49 +712,100 @@ static int l_getit(lua_State *L) { return arm_timer(L, 1); }
 
 /* ---- draining ---- */
 
-/* Move the ready list into the batch heap (q->mu held). */
+/* Make the ready part, and the counts of timers already in the heap, the
+ * batch. */
 static void merge_ready(lm_queue *q) {
-    lm_timer *t;
-    while ((t = q->ready) != NULL) {
-        ready_unlink(q, t);
-        t->batch += t->count;
-        t->count = 0;
-        if (t->hidx < 0) heap_push(q, t);
+    size_t i, old;
+    pthread_mutex_lock(&q->mu);
+    if (q->hcnt > 0) {              /* left by an error or a nested call */
+        for (i = 0; i < q->hlen; i++) {
+            lm_timer *t = q->slot[i];
+            if (t->interval && IV(t)->count > 0) {
+                IV(t)->batch += IV(t)->count;
+                IV(t)->count = 0;
+            }
+        }
+        q->hcnt = 0;
     }
+    for (i = q->hlen; i < q->rlen; i++) {
+        lm_timer *t = q->slot[i];
+        t->where = LM_HEAP;
+        if (t->interval) {
+            IV(t)->batch = IV(t)->count;
+            IV(t)->count = 0;
+        }
+    }
+    old = q->hlen;
+    q->hlen = q->rlen;
+    pthread_mutex_unlock(&q->mu);
+    for (i = old; i < q->hlen; i++) heap_up(q, i);
 }
 
 static int l_process_events(lua_State *L) {
     lm_queue *q = upqueue(L);
     lua_Integer calls = 0;
+    uint32_t cur = 0;           /* the block at 2 */
     lua_settop(L, 0);
-    pthread_mutex_lock(&q->mu);
+    push_store(L, q);           /* 1 */
+    lua_pushnil(L);             /* 2: the block of the last timer called */
     merge_ready(q);
-    pthread_mutex_unlock(&q->mu);
     while (q->hlen > 0) {
-        lm_timer *t = q->heap[0];
+        lm_timer *t = q->slot[0];
+        uint32_t s = t->anchor, b = (s - 1) / LM_BLOCK + 1;
+        lua_Integer o = (lua_Integer)((s - 1) % LM_BLOCK + 1);
         pthread_mutex_lock(&q->mu);
-        t->batch--;
         q->pending--;
-        if (t->count + t->batch == 0) q->entries--;
+        if (t->interval) {
+            lm_ival *v = IV(t);
+            v->batch--;
+            if (v->batch == 0) {
+                heap_leave(q, t);
+                if (v->count > 0) q->hcnt--;
+                else {
+                    q->entries--;
+                    ready_to_idle(q, t);
+                }
+            }
+        } else {
+            q->entries--;
+            heap_leave(q, t);
+            ready_to_idle(q, t);
+        }
         if (q->pending == 0) fd_clear(q);
         pthread_mutex_unlock(&q->mu);
-        t->consumed++;
-        t->due_ns = due_of(t, t->consumed + 1);
-        if (t->batch == 0) heap_remove(q, t);
-        else heap_down(q, 0);
+        if (t->interval) {
+            lm_ival *v = IV(t);
+            v->consumed++;
+            t->due = due_of_ival(t, v->consumed + 1);
+        }
+        if (q->hlen > 0) heap_down(q, 0);
         /* The object stays on the stack during the call: a callback that
          * destroys it, or a GC cycle after a one-shot let go of its
          * reference, cannot free it under us. */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, t->cb_ref);
-        if (!t->interval) {
+        if (b != cur) {         /* timers armed together share blocks */
+            lua_rawgeti(L, 1, (lua_Integer)b);
+            lua_replace(L, 2);
+            cur = b;
+        }
+        lua_rawgeti(L, 2, o);                   /* 3: the timer */
+#ifdef LM_CB_IN_UV
+        lm_pushcb(L, 3);                        /* 4: its callback */
+#else
+        anchor_push(L, 1, t->cb_anchor);
+#endif
+        if (!t->interval) {     /* release_refs, with the block at hand */
             t->state = LM_FIRED;
-            release_refs(L, t);
+            lua_pushinteger(L, (lua_Integer)q->afree);
+            lua_rawseti(L, 2, o);
+            q->afree = s;
+            t->anchor = 0;
+            release_refs(L, q, 1, t, 3);
         }
         calls++;
         lua_call(L, 0, 0);
-        lua_settop(L, 0);
+        lua_settop(L, 2);
     }
+    lua_settop(L, 0);
     lua_pushinteger(L, calls);
     return 1;
 }
@@ -687,27 +934,31 @@ static int l_init(lua_State *L) {
 /* __gc of the queue (lua_close, or the registry entry dropped): destroy
  * every timer of the state; Mockit_destroy waits for a running callback,
  * so after the loop no library thread can reach this queue.  Only then
- * is anything freed. */
+ * is anything freed.  From the moment q->closed is set, library threads
+ * leave the queue (and q->slot) alone, so the loop sees a fixed array. */
 static int queue_gc(lua_State *L) {
     lm_queue *q = (lm_queue *)lua_touserdata(L, 1);
-    lm_timer *t, *next;
+    size_t i;
     if (q->closed) return 0;
+    pthread_mutex_lock(&q->mu);
     q->closed = 1;
-    for (t = q->all; t; t = next) {
-        next = t->anext;
+    pthread_mutex_unlock(&q->mu);
+    push_store(L, q);
+    for (i = 0; i < q->live; i++) {
+        lm_timer *t = q->slot[i];
         if (t->state == LM_ARMED || t->state == LM_FIRED) Mockit_destroy(&t->d);
-        t->aprev = t->anext = t->rprev = t->rnext = NULL;
-        t->in_ready = 0;
-        t->hidx = -1;
-        t->q = NULL;
-        t->count = t->batch = 0;
-        release_refs(L, t);
+        t->where = LM_IDLE;
+        t->d.stuff = NULL;
+        if (t->interval) IV(t)->count = IV(t)->batch = 0;
+        release_refs(L, q, lua_gettop(L), t, 0);
         t->state = LM_DEAD;
     }
-    q->all = NULL;
-    free(q->heap);
-    q->heap = NULL;
-    q->hlen = q->hcap = q->live = 0;
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, q->store_ref);
+    q->store_ref = LUA_NOREF;
+    free(q->slot);
+    q->slot = NULL;
+    q->hlen = q->rlen = q->live = q->cap = 0;
     pthread_mutex_lock(&g_mu);
     if (q->gprev) q->gprev->gnext = q->gnext;
     else g_queues = q->gnext;
@@ -730,6 +981,9 @@ static void push_queue(lua_State *L) {
     q = (lm_queue *)lm_newuserdata(L, sizeof *q);
     memset(q, 0, sizeof *q);
     q->efd = -1;
+    q->anext = 1;
+    lua_newtable(L);
+    q->store_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     init_queue_sync(q);
     if (luaL_newmetatable(L, LM_QUEUE_MT)) {
         lua_pushcfunction(L, queue_gc);
