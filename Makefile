@@ -11,7 +11,7 @@ DEPS    := sh scripts/install-deps.sh
 # Every build folder gets the same layout: lib/, not a multiarch libdir.
 SETUP   := $(MESON) setup --libdir=lib
 
-.PHONY: all deps check check-quick check-valgrind check-helgrind check-asan check-tsan \
+.PHONY: all deps check check-quick check-valgrind check-helgrind check-hardened check-asan check-tsan \
         demo install uninstall bench fuzz chaos soak stress clean
 
 all: $(B)/build.ninja
@@ -21,13 +21,14 @@ $(B)/build.ninja:
 	@$(DEPS) build
 	$(SETUP) $(B) --prefix=$(abspath $(PREFIX)) -Dbench=true
 
-# ---- tests: the plain suite, then memcheck, helgrind and drd, then
-# ASan+UBSan and TSan ----
+# ---- tests: the plain suite, then memcheck, helgrind and drd, a hardened
+# build, then ASan+UBSan and TSan ----
 check:
 	@$(DEPS) check
-	rm -f $(B)/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json build-tsan/meson-logs/testlog*.json
-	$(MAKE) check-quick check-valgrind check-helgrind check-asan check-tsan
-	@python3 scripts/test-summary.py $(B) build-asan build-tsan
+	rm -f $(B)/meson-logs/testlog*.json build-asan/meson-logs/testlog*.json \
+	    build-tsan/meson-logs/testlog*.json build-hardened/meson-logs/testlog*.json
+	$(MAKE) check-quick check-valgrind check-helgrind check-hardened check-asan check-tsan
+	@python3 scripts/test-summary.py $(B) build-hardened build-asan build-tsan
 
 check-quick: all
 	$(MESON) test -C $(B) --print-errorlogs --num-processes 2
@@ -40,6 +41,17 @@ check-valgrind: all
 check-helgrind: all
 	$(MESON) test -C $(B) --setup=helgrind --suite threadcheck --print-errorlogs --num-processes 2
 	$(MESON) test -C $(B) --setup=drd --suite threadcheck --print-errorlogs --num-processes 2
+
+# RELIABILITY SAN-04: the T1 C suites in a hardened build (the flags
+# distributions build with, plus libstdc++'s bounds checks).
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection
+check-hardened:
+	@$(DEPS) check
+	@[ -f build-hardened/build.ninja ] || $(SETUP) build-hardened -Dlua=disabled \
+	    -Dc_args="$(HARDEN)" -Dcpp_args="$(HARDEN) -D_GLIBCXX_ASSERTIONS"
+	$(MESON) compile -C build-hardened
+	$(MESON) test -C build-hardened --suite unit --suite contract --suite reliability \
+	    --print-errorlogs --num-processes 2
 
 check-asan:
 	@$(DEPS) check
@@ -93,4 +105,4 @@ stress: all
 	sh tests/reliability/run-stress.sh $(B)
 
 clean:
-	rm -rf $(B) build-asan build-tsan build-fuzz build-chaos
+	rm -rf $(B) build-asan build-tsan build-hardened build-fuzz build-chaos
