@@ -441,12 +441,14 @@ static void test_TIM06c_destroy_while_blocked(void **state) { (void)state; tim06
 #define T7 20
 static struct data t7_d[T7];
 static atomic_int t7_order[T7], t7_calls[T7];
-static atomic_int t7_next;
+static atomic_int t7_next, t7_done;
 
 static void *t7_cb(void *arg) {
     int i = (int)((struct data *)arg - t7_d);
     atomic_store(&t7_order[atomic_fetch_add(&t7_next, 1) % T7], i);
     atomic_fetch_add(&t7_calls[i], 1);
+    /* last: a waiter that sees t7_done == n sees n calls' order and counts */
+    atomic_fetch_add(&t7_done, 1);
     return NULL;
 }
 
@@ -463,6 +465,7 @@ static void test_TIM07_distinct_due_times_in_order(void **state) {
             int x = perm[i]; perm[i] = perm[j]; perm[j] = x;
         }
         atomic_store(&t7_next, 0);
+        atomic_store(&t7_done, 0);
         uint64_t base = mt_now_ns() + 20 * MT_NS_PER_MS;
         for (int k = 0; k < T7; k++) {
             int i = perm[k];
@@ -473,7 +476,7 @@ static void test_TIM07_distinct_due_times_in_order(void **state) {
             assert_true(now < due);
             assert_int_equal(0, Mockit_oneoff((uint32_t)((due - now) / MT_NS_PER_MS), &t7_d[i]));
         }
-        assert_true(MT_WAIT_UNTIL(atomic_load(&t7_next) == T7, 2000));
+        assert_true(MT_WAIT_UNTIL(atomic_load(&t7_done) == T7, 2000));
         for (int k = 0; k < T7; k++) {
             assert_int_equal(1, atomic_load(&t7_calls[k]));
             if (atomic_load(&t7_order[k]) != k)
@@ -485,12 +488,13 @@ static void test_TIM07_distinct_due_times_in_order(void **state) {
 static void test_TIM07_equal_due_times_each_once(void **state) {
     (void)state;
     atomic_store(&t7_next, 0);
+    atomic_store(&t7_done, 0);
     for (int i = 0; i < T7; i++) {
         atomic_store(&t7_calls[i], 0);
         t7_d[i] = (struct data){ .cb = t7_cb };
     }
     for (int i = 0; i < T7; i++) assert_int_equal(0, Mockit_oneoff(5, &t7_d[i]));
-    assert_true(MT_WAIT_UNTIL(atomic_load(&t7_next) == T7, 2000));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&t7_done) == T7, 2000));
     mt_sleep_ms(10);
     for (int i = 0; i < T7; i++) assert_int_equal(1, atomic_load(&t7_calls[i]));
 }
