@@ -1,7 +1,7 @@
 # Front door over meson.  meson.build is the one build description; this
 # file only installs missing Debian packages, configures build folders and
 # runs meson.  Targets: all check demo install uninstall bench fuzz chaos
-# soak stress clean.
+# soak stress lint clean.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -12,7 +12,7 @@ DEPS    := sh scripts/install-deps.sh
 SETUP   := $(MESON) setup --libdir=lib
 
 .PHONY: all deps check check-quick check-valgrind check-helgrind check-hardened check-asan check-tsan \
-        demo install uninstall bench fuzz chaos soak stress clean
+        demo install uninstall bench fuzz chaos soak stress lint clean
 
 all: $(B)/build.ninja
 	$(MESON) compile -C $(B)
@@ -97,6 +97,11 @@ ROUNDS ?= 1
 chaos:
 	@$(DEPS) check
 	sh tests/reliability/run-chaos.sh build-chaos $(ROUNDS)
+
+# SAN-05 (advisory): cppcheck, clang-tidy and gcc -fanalyzer findings.
+lint: all
+	@$(DEPS) lint
+	sh scripts/static-checks.sh $(B)
 
 soak: all
 	sh tests/reliability/run-soak.sh $(B) $(DURATION)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, and only those missing.
-# Usage: scripts/install-deps.sh build|check|demo|bench|fuzz
+# Usage: scripts/install-deps.sh build|check|demo|bench|fuzz|lint
 # Says what it installs; installs nothing when everything is present.
 set -eu
 
@@ -9,6 +9,7 @@ lua="lua5.1 lua5.2 lua5.3 lua5.4 luajit liblua5.1-0-dev liblua5.2-dev liblua5.3-
 check="libcmocka-dev valgrind mandoc abigail-tools python3 gdb util-linux libuv1-dev lua-luv libbenchmark-dev"
 bench="rt-tests linux-perf"
 fuzz="clang libclang-rt-14-dev"
+lint="cppcheck clang-tidy-14"
 
 case "${1:-build}" in
   build) want="$build" ;;
@@ -16,7 +17,8 @@ case "${1:-build}" in
   check) want="$build $lua $check" ;;
   bench) want="$build $lua $check $bench" ;;
   fuzz)  want="$build $check $fuzz" ;;
-  *) echo "usage: $0 build|check|demo|bench|fuzz" >&2; exit 2 ;;
+  lint)  want="$build $check $lint" ;;
+  *) echo "usage: $0 build|check|demo|bench|fuzz|lint" >&2; exit 2 ;;
 esac
 
 missing=""
