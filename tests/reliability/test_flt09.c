@@ -91,7 +91,11 @@ static int scenario(int kind, long n, int blockers, char *why, size_t len) {
         d1->stuff = &c_s2;
     }
     struct data *iv = d1 ? d1 : &s2;
-    int rc1 = Mockit_oneoff(1, &s1);
+    /* For timer_settime, s1 is due in 20 ms: the clock thread (woken from
+     * its idle wait by this arm) then surely programs the kernel timer for
+     * it, rather than finding it already due after a slow wake-up, so the
+     * first fault point is always reached. */
+    int rc1 = Mockit_oneoff(kind == FI_TIMER_SETTIME ? 20 : 1, &s1);
     /* alone first: no later arm may re-program the kernel timer for it */
     if (kind == FI_TIMER_SETTIME && rc1 == 0 && !wait_count(&c_s1, 1, 2000)) {
         snprintf(why, len, "oneoff(1) armed alone, never called");
