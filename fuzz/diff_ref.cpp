@@ -43,8 +43,7 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
-#include <sys/stat.h>
+#include "corpus_files.hpp"
 
 namespace {
 
@@ -455,23 +454,6 @@ void check(const std::string &name, const Program &p, Totals &tot, bool verbose)
             kAttempts, describe(p).c_str());
 }
 
-void collect(const std::string &path, std::vector<std::string> &out) {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
-        fprintf(stderr, "diff-ref: cannot stat %s\n", path.c_str());
-        exit(2);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        out.push_back(path);
-        return;
-    }
-    DIR *d = opendir(path.c_str());
-    if (!d) return;
-    while (dirent *e = readdir(d))
-        if (e->d_name[0] != '.') collect(path + "/" + e->d_name, out);
-    closedir(d);
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -492,7 +474,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: %s [-v] [--seeds FIRST COUNT] [--max-files N] [FILE|DIR]...\n", argv[0]);
             return 2;
         } else {
-            collect(argv[i], files);
+            if (!corpus_files(argv[i], files)) {
+                fprintf(stderr, "diff-ref: cannot stat %s\n", argv[i]);
+                exit(2);
+            }
         }
     }
     std::sort(files.begin(), files.end());

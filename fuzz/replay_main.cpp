@@ -2,37 +2,20 @@
 // directories given as arguments (a corpus), without libFuzzer.  Used by
 // make check (tests/reliability/meson.build) to replay fuzz/corpus/ as
 // regression inputs, also under valgrind and the sanitizers (FUZZ-02).
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "corpus_files.hpp"
 
-static void collect(const std::string &path, std::vector<std::string> &out) {
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
-        std::fprintf(stderr, "fuzz-replay: cannot stat %s\n", path.c_str());
-        return;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        out.push_back(path);
-        return;
-    }
-    DIR *d = opendir(path.c_str());
-    if (!d) return;
-    while (dirent *e = readdir(d))
-        if (e->d_name[0] != '.') collect(path + "/" + e->d_name, out);
-    closedir(d);
-}
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int main(int argc, char **argv) {
     std::vector<std::string> files;
-    for (int i = 1; i < argc; i++) collect(argv[i], files);
+    for (int i = 1; i < argc; i++)
+        if (!corpus_files(argv[i], files)) std::fprintf(stderr, "fuzz-replay: cannot stat %s\n", argv[i]);
     std::sort(files.begin(), files.end());
     if (files.empty()) {
         std::fprintf(stderr, "fuzz-replay: no inputs\n");

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mockit.h>
+
 /* ---- clocks ---- */
 
 uint64_t mt_now_ns(void) {
@@ -335,6 +337,11 @@ uint64_t mt_rand(uint64_t *s) {
 unsigned mt_rand_below(uint64_t *s, unsigned n) { return n ? (unsigned)(mt_rand(s) % n) : 0; }
 
 /* ---- interval logs ---- */
+
+unsigned mt_log_call(mt_log *l, uint64_t t, const struct data *d) {
+    int ov = Mockit_overrun(d);
+    return mt_log_add(l, t, ov, ov < 0 ? errno : 0);
+}
 
 unsigned mt_log_add(mt_log *l, uint64_t t, int ov, int err) {
     unsigned i = __atomic_fetch_add(&l->n, 1, __ATOMIC_SEQ_CST);

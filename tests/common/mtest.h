@@ -120,6 +120,10 @@ typedef struct {
 
 /* appends and returns the index (entries past cap are counted, not kept) */
 unsigned mt_log_add(mt_log *l, uint64_t t, int ov, int err);
+/* inside d's callback, entered at t: appends t with Mockit_overrun(d) (and
+ * errno when that is -1) */
+struct data;
+unsigned mt_log_call(mt_log *l, uint64_t t, const struct data *d);
 /* entries completely written; with one writer at a time (one timer never
  * overlaps itself) entries [0, count) may be read once count was seen */
 unsigned mt_log_count(const mt_log *l);

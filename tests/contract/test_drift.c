@@ -24,8 +24,7 @@ static mt_log tlog = MT_LOG_INIT(ticks);
 
 static void *tick_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&tlog, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&tlog, t, arg);
     return NULL;
 }
 

@@ -88,8 +88,7 @@ static struct data iv_data[IV_TIMERS];
 static void *iv_cb(void *arg) {
     uint64_t t = mt_now_ns();
     struct data *d = arg;
-    int ov = Mockit_overrun(d);
-    mt_log_add(d->stuff, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(d->stuff, t, d);
     return NULL;
 }
 

@@ -30,8 +30,7 @@ static pid_t main_tid;
 static void *tick_cb(void *arg) {
     uint64_t t = mt_now_ns();
     if (mt_gettid() == main_tid) atomic_fetch_add(&on_caller_thread, 1);
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&tlog, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&tlog, t, arg);
     return NULL;
 }
 

@@ -27,8 +27,7 @@ static void *slow_cb(void *arg) {
     int now_in = atomic_fetch_add(&inflight, 1) + 1;
     int m = atomic_load(&max_inflight);
     while (now_in > m && !atomic_compare_exchange_weak(&max_inflight, &m, now_in)) {}
-    int ov = Mockit_overrun(arg);
-    unsigned i = mt_log_add(&tlog, t, ov, ov < 0 ? errno : 0);
+    unsigned i = mt_log_call(&tlog, t, arg);
     bool s = atomic_load(&slow);
     mt_sleep_ms(s ? 25 : 1);
     if (i < LOG_CAP) {

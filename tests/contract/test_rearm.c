@@ -20,8 +20,7 @@ static mt_log tlog;
 
 static void *log_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(((struct data *)arg)->stuff, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(((struct data *)arg)->stuff, t, arg);
     return NULL;
 }
 

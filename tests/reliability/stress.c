@@ -267,8 +267,7 @@ static mt_tick l3_ticks[L3_LOG];
 static mt_log l3_log = MT_LOG_INIT(l3_ticks);
 static void *l3_tick_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&l3_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&l3_log, t, arg);
     return NULL;
 }
 
@@ -323,8 +322,7 @@ static mt_tick l4_ticks[L4_LOG];
 static mt_log l4_log = MT_LOG_INIT(l4_ticks);
 static void *l4_tick_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&l4_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&l4_log, t, arg);
     return NULL;
 }
 static mt_tick l4s_ticks[1024];
@@ -332,8 +330,7 @@ static mt_log l4s_log = MT_LOG_INIT(l4s_ticks);
 static atomic_int l4s_first = 1;
 static void *l4_slow_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&l4s_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&l4s_log, t, arg);
     if (atomic_exchange(&l4s_first, 0)) mt_sleep_ms(1000);   /* TIM-05: the first blocks 1 s */
     return NULL;
 }

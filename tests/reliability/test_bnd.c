@@ -110,8 +110,7 @@ static void *huge_cb(void *arg) {
 
 static void *two_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&b2_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&b2_log, t, arg);
     return NULL;
 }
 
@@ -227,8 +226,7 @@ static mt_log t3_log = MT_LOG_INIT(t3_ticks);
 
 static void *t3_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&t3_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&t3_log, t, arg);
     return NULL;
 }
 

@@ -76,8 +76,7 @@ static mt_tick f2_ticks[F2_LOG];
 static mt_log f2_log = MT_LOG_INIT(f2_ticks);
 static void *f2_tick_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&f2_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&f2_log, t, arg);
     return NULL;
 }
 
@@ -618,8 +617,7 @@ static mt_tick b_ticks[B_LOG];
 static mt_log b_log = MT_LOG_INIT(b_ticks);
 static void *b_cb(void *arg) {
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&b_log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&b_log, t, arg);
     return NULL;
 }
 

@@ -455,8 +455,7 @@ static void *c_victim_cb(void *arg) {
     uint64_t t = mt_now_ns();
     atomic_store(&c_victim_inside, 1);
     if (atomic_load(&c_phase) == 1) {
-        int ov = Mockit_overrun(arg);
-        mt_log_add(&c_log, t, ov, ov < 0 ? errno : 0);
+        mt_log_call(&c_log, t, arg);
     }
     mt_sleep_ms(4);   /* runs a while: the re-arm lands mid-call */
     atomic_store(&c_victim_inside, 0);

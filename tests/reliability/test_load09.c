@@ -78,8 +78,7 @@ static struct data iv[N_IV];
 static void *iv_cb(void *arg) {
     struct data *d = arg;
     uint64_t t = mt_now_ns();
-    int ov = Mockit_overrun(d);
-    mt_log_add(&iv_log[d - iv], t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&iv_log[d - iv], t, d);
     return NULL;
 }
 

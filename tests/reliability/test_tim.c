@@ -46,8 +46,7 @@ static void *ilog_cb(void *arg) {
     uint64_t t = mt_now_ns();
     struct ilog *l = ((struct data *)arg)->stuff;
     if (atomic_fetch_add(&l->inflight, 1) != 0) atomic_fetch_add(&l->overlap, 1);
-    int ov = Mockit_overrun(arg);
-    unsigned i = mt_log_add(&l->log, t, ov, ov < 0 ? errno : 0);
+    unsigned i = mt_log_call(&l->log, t, arg);
     unsigned us = atomic_load(&l->slow_now);
     if (us) mt_sleep_ns(us * 1000ull);
     if (i < l->log.cap) l->log.e[i].t_exit = mt_now_ns();
@@ -366,8 +365,7 @@ static struct t6 t6;
 static void *t6_cb(void *arg) {
     uint64_t t = mt_now_ns();
     int k = atomic_fetch_add(&t6.calls, 1);
-    int ov = Mockit_overrun(arg);
-    mt_log_add(&t6.log, t, ov, ov < 0 ? errno : 0);
+    mt_log_call(&t6.log, t, arg);
     if (k == 0) {
         atomic_store(&t6.in_first, 1);
         uint64_t dl = mt_now_ns() + mt_bound_ns(2000);
