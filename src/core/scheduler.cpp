@@ -319,6 +319,9 @@ void Scheduler::unqueue(uint32_t idx) noexcept {
         // if it goes off, the clock thread finds nothing and disarms it.
         heap_.clear();
         stale_ = 0;
+        // The patrolling standby goes idle now rather than at its deadline:
+        // nothing armed, no wake-up later.
+        if (standby_) pthread_cond_signal(&standby_->cv);
         return;
     }
     if (++stale_ > 1024 && stale_ > heap_.size() / 2) {
@@ -350,6 +353,7 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     prefetch_next();
     r.state = State::Running;
     ++dispatched_;
+    if (self->is_clock) ++clock_dispatched_;
     int64_t merged = r.overrun;
     if (r.period_ms) {
         // Late by whole periods (a stopped process, a busy machine): those

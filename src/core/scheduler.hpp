@@ -8,9 +8,12 @@
 //    armed: see clock_main).  When it wakes it runs the due callback itself:
 //    handing every expiry to another thread would add a second wake-up to
 //    every callback's lateness (SPEC section 5).
-//  - "mockit-cb" followers.  While the clock thread is inside a callback,
-//    one follower stands by, waiting on a condition variable until the
-//    next deadline, so a slow or blocked callback delays no other timer.
+//  - "mockit-cb" followers.  While timers are armed, one follower stands
+//    by: it patrols on a timed condition-variable wait (just after the
+//    next deadline, or at it while the clock thread is inside a callback)
+//    and takes a due timer when the clock thread is stuck in a callback,
+//    so a slow or blocked callback delays no other timer.  The clock thread
+//    does not wake it per callback (see standby_wait).
 //    A follower that takes a due timer runs it and names the next standby;
 //    followers are created only when none is idle (at most kMaxFollowers),
 //    and idle ones sleep without a timeout: no timer armed, no wake-up.
@@ -50,6 +53,7 @@ struct Ctx {
     // Standby bookkeeping (see standby_wait).
     bool watching = false;      // `mark` is set
     uint64_t mark = 0;          // dispatched_ when it began watching
+    uint64_t clock_mark = 0;    // clock_dispatched_ then
 };
 
 class Scheduler {
@@ -75,6 +79,7 @@ public:
     void after_fork_child() noexcept;
 
     static constexpr unsigned kMaxFollowers = 64;
+    static constexpr unsigned kStartFollowers = 2;   // made with the clock thread
     // A standby takes a due timer only if no callback was started since it
     // began watching: then the busy threads are stuck in callbacks.  While
     // they make progress it leaves due timers to them and looks again after
@@ -99,13 +104,14 @@ private:
     void finish(Ctx *self, uint32_t idx) noexcept;
     bool run_callback(Ctx *self, uint32_t idx);
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
-    void make_standby() noexcept;
+    void ensure_standby() noexcept;        // a standby watches the next deadline
     void set_kernel_timer(ns_t due) noexcept;
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
     void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
     void unqueue(uint32_t idx) noexcept;    // Armed -> not: its entry goes stale
     bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
+    bool follower_in_callback(const Ctx *except) const noexcept;
     int start_threads() noexcept;           // first arm, or after fork
     int spawn(bool clock) noexcept;
     bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;
@@ -123,6 +129,7 @@ private:
     size_t stale_ = 0;          // heap entries that no longer match a record
     uint64_t next_id_ = 1;
     uint64_t dispatched_ = 0;   // callbacks started: the progress a standby watches
+    uint64_t clock_dispatched_ = 0;   // of those, started by the clock thread
 
     // Threads, under mu_.
     std::vector<Ctx *> threads_;

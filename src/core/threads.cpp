@@ -146,6 +146,9 @@ void Scheduler::watch(ns_t due) noexcept {
     if (due < spin_until_.load(std::memory_order_relaxed))
         spin_until_.store(due, std::memory_order_relaxed);   // see clock_main
     if (!clock_busy_) {
+        // The clock thread handles it.  The standby need not hear of it:
+        // the clock thread checks the standby's deadline when it next
+        // starts a callback (ensure_standby).
         if (clock_idle_) {
             // The clock thread sleeps with nothing armed: wake it on its
             // condition variable (it then sets the kernel timer itself).
@@ -156,16 +159,23 @@ void Scheduler::watch(ns_t due) noexcept {
     } else if (standby_) {
         if (due < standby_until_) pthread_cond_signal(&standby_->cv);
     } else {
-        make_standby();
+        ensure_standby();
     }
 }
 
-// The clock thread (or the standby) is about to run a callback that may
-// block: name a follower to watch the next deadline meanwhile.
-void Scheduler::make_standby() noexcept {
-    // An existing standby already watches a deadline no later than the
-    // earliest (arming an earlier one signals it, in watch()).
-    if (standby_ || armed_ == 0) return;
+// A callback is about to start on the clock thread (or on a follower while
+// the clock thread is busy): someone must look at the next deadline in
+// case that callback blocks.  The standby patrols on its own timed wait
+// (standby_wait), so a standby already there is signalled only when its
+// wait would end too late for the earliest timer: in a steady stream of
+// fast callbacks the clock thread makes no system call for it, and nobody
+// contends for the lock at the instant a timer is due.
+void Scheduler::ensure_standby() noexcept {
+    if (armed_ == 0) return;
+    if (standby_) {
+        if (standby_until_ > sat_add(next_due(), kBacklogGrace)) pthread_cond_signal(&standby_->cv);
+        return;
+    }
     if (!idle_.empty()) {
         Ctx *c = idle_.back();
         idle_.pop_back();
@@ -240,9 +250,13 @@ int Scheduler::start_threads() noexcept {
     pthread_cond_broadcast(&start_cv_);
     if (rc) return rc;
     started_ = true;
-    // One follower from the start, so the first slow callback does not
-    // have to wait for a pthread_create.  Not fatal if it fails.
-    if (followers_ == 0 && spawn(false) == 0) {
+    // Two followers from the start: the standby and the one that stands by
+    // while the standby runs a timer of a blocked clock thread.  Neither a
+    // slow callback nor its first successor then waits for a
+    // pthread_create, which on a starved CPU (nice 19 under load) is
+    // measured in hundreds of ms for a new thread's first run.  Not fatal
+    // if it fails.
+    while (followers_ < kStartFollowers && spawn(false) == 0) {
         standby_ = nullptr;
         Ctx *c = threads_.back();
         c->role = Role::Idle;
@@ -290,7 +304,7 @@ void Scheduler::clock_main(Ctx *self) {
         if (armed_due_ <= now) armed_due_ = kNever;   // it has gone off
         if (uint32_t idx = pop_due(self, now)) {
             clock_busy_ = true;
-            make_standby();
+            ensure_standby();
             self->role = Role::Running;
             if (!run_callback(self, idx)) return;
             self->role = Role::Clock;
@@ -351,17 +365,25 @@ void Scheduler::follower_main(Ctx *self) {
     prctl(PR_SET_TIMERSLACK, 1UL);   // a standby's timed wait is a deadline
     pthread_mutex_lock(&mu_);
     for (;;) {
+        uint32_t idx = 0;
         switch (self->role) {
         case Role::Idle:
             pthread_cond_wait(&self->cv, &mu_);
             continue;
         case Role::Running:
-            // Back from a callback.  If the clock thread is free it handles
-            // what is due; if it is busy, someone must stand by.
-            if (clock_busy_ && !standby_ && armed_ != 0) {
+            // Back from a callback.  While the clock thread is still stuck
+            // in one, this thread serves what is already due, as the clock
+            // thread would: handing each due timer to the standby instead
+            // would cost a wake-up and a thread hand-off per callback, and
+            // on a starved CPU the backlog would grow meanwhile.
+            if (clock_busy_ && (idx = pop_due(self, now_ns())) != 0) break;
+            // While timers are armed one follower patrols as the standby;
+            // if there is none, this one takes it.
+            if (!standby_ && armed_ != 0) {
                 standby_ = self;
                 self->role = Role::Standby;
                 self->watching = false;
+                standby_until_ = kNever;
                 continue;
             }
             self->role = Role::Idle;
@@ -369,8 +391,9 @@ void Scheduler::follower_main(Ctx *self) {
             continue;
         case Role::Standby:
         case Role::Clock:
-            if (!clock_busy_ || armed_ == 0) {
-                // The clock thread watches again (or nothing is armed).
+            if (armed_ == 0 || (standby_ && standby_ != self)) {
+                // Nothing to watch (or another follower was named): sleep
+                // without a timeout until named again.
                 if (standby_ == self) standby_ = nullptr;
                 self->role = Role::Idle;
                 idle_.push_back(self);
@@ -380,34 +403,54 @@ void Scheduler::follower_main(Ctx *self) {
             if (!standby_wait(self)) continue;
             standby_ = nullptr;
             self->role = Role::Running;
+            idx = pop_due(self, now_ns());
+            if (!idx) continue;
             break;
         }
-        uint32_t idx = pop_due(self, now_ns());
-        if (!idx) continue;
-        if (clock_busy_) make_standby();
+        if (clock_busy_) ensure_standby();
         if (!run_callback(self, idx)) return;
     }
 }
 
-// The standby's watch while the clock thread is inside a callback.
+// The standby's patrol.  It wakes on its own time-out, never per callback:
+//  - the clock thread is free: it sleeps until the earliest deadline plus
+//    kBacklogGrace, by when a free clock thread has long started that
+//    callback (if the clock thread is late, until the clock thread's own
+//    backstop);
+//  - the clock thread is inside a callback: it sleeps until the earliest
+//    deadline and, once that has passed, takes the timer if the busy
+//    threads are stuck: no callback at all was started since it last
+//    looked, or the clock thread started none and no follower is inside a
+//    callback (the followers that helped went idle: nobody else will come
+//    back for the timer).  While others make progress it leaves due timers
+//    to them and looks again after kBacklogGrace, so threads grow with
+//    blocked callbacks, not with load.
 // Returns true when it should take the earliest timer now; false after a
 // wait (the caller re-evaluates).
 bool Scheduler::standby_wait(Ctx *self) noexcept {
     ns_t now = now_ns();
     ns_t top = next_due();
-    if (!self->watching) {
-        self->watching = true;
-        self->mark = dispatched_;
-    } else if (top <= now) {
-        if (self->mark == dispatched_) {
-            self->watching = false;   // nothing moved while we watched: help
-            return true;
-        }
-        self->mark = dispatched_;     // others are dispatching: look again later
+    if (clock_busy_ && top <= now && self->watching &&
+        (self->mark == dispatched_ ||
+         (self->clock_mark == clock_dispatched_ && !follower_in_callback(self)))) {
+        self->watching = false;
+        return true;
     }
-    standby_until_ = top > now ? top : now + kBacklogGrace;
+    self->watching = true;
+    self->mark = dispatched_;
+    self->clock_mark = clock_dispatched_;
+    if (top > now)
+        standby_until_ = clock_busy_ ? top : sat_add(top, kBacklogGrace);
+    else
+        standby_until_ = now + (clock_busy_ ? kBacklogGrace : kSignalBackstop);
     timespec ts = to_timespec(standby_until_);
     pthread_cond_timedwait(&self->cv, &mu_, &ts);
+    return false;
+}
+
+bool Scheduler::follower_in_callback(const Ctx *except) const noexcept {
+    for (const Ctx *c : threads_)
+        if (c != except && !c->is_clock && c->current) return true;
     return false;
 }
 

@@ -8,7 +8,8 @@
  *         destroyed, the library threads do not wake (<= 1 documented
  *         final wake)
  * LOAD-07 no thundering herd: with an idle pool, a 100 Hz interval costs
- *         at most 3 context switches of library threads per expiration
+ *         at most 3 context switches of library threads per expiration;
+ *         with another timer armed (so a standby patrols) at most 2.6
  */
 #include "rel.h"
 
@@ -150,6 +151,35 @@ static void test_LOAD07_no_thundering_herd(void **state) {
     MT_ASSERT_UCMP(c1 - c0, <=, 3ull * (unsigned long long)n + 50);
 }
 
+/* One-shots every 10 ms, another timer armed far ahead: the standby
+ * patrols on its own time-out, waking just after each deadline, so each
+ * expiration costs one wake-up of the clock thread and one of the standby.
+ * A clock thread that woke a follower to stand by for every callback
+ * (which then slept again until the next deadline) cost about 3.5. */
+static void test_LOAD07_standby_not_woken_per_callback(void **state) {
+    (void)state;
+    enum { N = 200 };
+    static struct data far, shot[N];
+    far = (struct data){ .cb = hz_cb };
+    assert_int_equal(0, Mockit_oneoff(3600000, &far));
+    atomic_store(&hz_calls, 0);
+    for (int i = 0; i < N; i++) {
+        shot[i] = (struct data){ .cb = hz_cb };
+        assert_int_equal(0, Mockit_oneoff(100 + 10 * (uint32_t)i, &shot[i]));
+    }
+    mt_sleep_ms(150);   /* the first callbacks name the standby */
+    unsigned long long c0 = rel_lib_ctxsw(NULL);
+    int n0 = atomic_load(&hz_calls);
+    MT_WAIT_UNTIL(atomic_load(&hz_calls) == N, 5000);
+    unsigned long long c1 = rel_lib_ctxsw(NULL);
+    int n = atomic_load(&hz_calls) - n0;
+    assert_int_equal(0, Mockit_destroy(&far));
+    print_message("# %d expirations, %llu context switches of library threads (%.2f each)\n", n, c1 - c0,
+                  n ? (double)(c1 - c0) / n : 0.0);
+    MT_ASSERT_CMP(n, >=, N / 2);
+    MT_ASSERT_UCMP(10 * (c1 - c0), <=, 26ull * (unsigned long long)n);   /* 2.6 per expiration */
+}
+
 static const struct rel_child children[] = {
     { "load06a", child_load06a },
     { NULL, NULL },
@@ -162,6 +192,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD06a_never_armed_no_library_thread),
         MT_TEST(test_LOAD06b_grown_pool_sleeps_after_destroy_all),
         MT_TEST(test_LOAD07_no_thundering_herd),
+        MT_TEST(test_LOAD07_standby_not_woken_per_callback),
     };
     return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
 }
