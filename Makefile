@@ -1,7 +1,7 @@
 # Front door over meson.  meson.build is the one build description; this
 # file only installs missing Debian packages, configures build folders and
 # runs meson.  Targets: all check demo install uninstall bench fuzz chaos
-# soak stress lint clean.
+# soak stress long lint clean.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -12,7 +12,7 @@ DEPS    := sh scripts/install-deps.sh
 SETUP   := $(MESON) setup --libdir=lib
 
 .PHONY: all deps check check-quick check-valgrind check-helgrind check-hardened check-asan check-tsan \
-        demo install uninstall bench fuzz chaos soak stress lint clean
+        demo install uninstall bench fuzz chaos soak stress long lint clean
 
 all: $(B)/build.ninja
 	$(MESON) compile -C $(B)
@@ -108,6 +108,13 @@ soak: all
 
 stress: all
 	sh tests/reliability/run-stress.sh $(B)
+
+# TIM-02/03 long forms (T3): a 10 ms interval beside a clock_nanosleep
+# baseline for DURATION seconds (3600 in the catalogue), idle and with
+# 10^6 far-future timers armed, one after the other.  Needs a quiet machine.
+long: all
+	LD_LIBRARY_PATH=$(B)/src $(B)/tests/reliability/rel-stress tim0203 $(DURATION) 0
+	LD_LIBRARY_PATH=$(B)/src $(B)/tests/reliability/rel-stress tim0203 $(DURATION) 1000000
 
 clean:
 	rm -rf $(B) build-asan build-tsan build-hardened build-fuzz build-chaos

@@ -14,6 +14,10 @@
  *                                     HOGS busy processes
  *   rel-stress soak SECONDS           LOAD-05 (shortened): mixed workload,
  *                                     resources sampled, RSS slope
+ *   rel-stress tim0203 SECONDS FAR    TIM-02/03 long forms: a 10 ms interval
+ *                                     beside a clock_nanosleep baseline for
+ *                                     SECONDS (3600 in T3), FAR far-future
+ *                                     timers armed (0 or 1000000)
  */
 #include "rel.h"
 
@@ -395,6 +399,7 @@ static int mode_load04(int argc, char **argv) {
         l4_due[i] = mt_now_ns() + ms * MT_NS_PER_MS;
         Mockit_oneoff(ms, &l4_d[i]);
     }
+    uint64_t t_armed = mt_now_ns();
     mt_sleep_until_ns(origin + (uint64_t)secs * 1000 * MT_NS_PER_MS + 3000 * MT_NS_PER_MS);
     pthread_join(bt, NULL);
     qsort(base_late, base.n, sizeof base_late[0], cmp_u64);
@@ -415,19 +420,28 @@ static int mode_load04(int argc, char **argv) {
         if (at < l4_due[i]) early++;
         late[i] = at > l4_due[i] ? at - l4_due[i] : 0;
     }
+    /* where in the run the worst one-shot was due (a stall of the whole
+     * process looks different from one blocked callback's window) */
+    int worst = 0;
+    uint64_t late_after_arming = 0;   /* due once this thread stopped arming */
+    for (int i = 1; i < L4_SHOTS; i++) if (late[i] > late[worst]) worst = i;
+    for (int i = 0; i < L4_SHOTS; i++)
+        if (l4_due[i] > t_armed && late[i] > late_after_arming) late_after_arming = late[i];
+    double worst_due_s = (double)(l4_due[worst] - origin) / 1e9;
     qsort(late, L4_SHOTS, sizeof late[0], cmp_u64);
     mt_grid g, gs;
     mt_grid_analyse(&l4_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
     mt_grid_analyse(&l4s_log, sorigin, sorigin_hi, 100 * MT_NS_PER_MS, &gs);
     uint64_t expected = (t_end - origin) / (10 * MT_NS_PER_MS);
     printf("load04.seconds: %d\nload04.hogs: %d\nload04.oneshot_late_p50_ms: %.3f\n"
-           "load04.oneshot_late_p99_ms: %.3f\nload04.oneshot_late_max_ms: %.3f\n"
+           "load04.oneshot_late_p99_ms: %.3f\nload04.oneshot_late_max_ms: %.3f (due at %.3f s)\n"
+           "load04.arming_took_s: %.3f\nload04.oneshot_late_max_after_arming_ms: %.3f\n"
            "load04.interval_calls: %u\nload04.interval_grid_points: %llu of %llu\n"
            "load04.interval_max_late_ms: %.3f\nload04.slow_second_call_overrun: %d\n"
            "load04.kernel_baseline_late_p50_ms: %.3f\nload04.kernel_baseline_late_p99_ms: %.3f\n"
            "load04.kernel_baseline_late_max_ms: %.3f\n",
            secs, hogs, late[L4_SHOTS / 2] / 1e6, late[L4_SHOTS * 99 / 100] / 1e6, late[L4_SHOTS - 1] / 1e6,
-           g.calls, (unsigned long long)g.g_last, (unsigned long long)expected, g.max_late_ns / 1e6,
+           worst_due_s, (double)(t_armed - origin) / 1e9, late_after_arming / 1e6, g.calls, (unsigned long long)g.g_last, (unsigned long long)expected, g.max_late_ns / 1e6,
            gs.calls > 1 ? l4s_ticks[1].ov : -1, base.n ? base_late[base.n / 2] / 1e6 : 0,
            base.n ? base_late[base.n * 99 / 100] / 1e6 : 0, base.n ? base_late[base.n - 1] / 1e6 : 0);
     CHECK(early == 0 && g.first_early < 0 && gs.first_early < 0, "early calls (%d one-shots)", early);
@@ -544,8 +558,10 @@ static int mode_soak(int argc, char **argv) {
     pthread_join(ct, NULL);
     pthread_join(st, NULL);
     for (int i = 0; i < SOAK_IV; i++) Mockit_destroy(&soak_iv[i]);
-    /* RSS slope after the first tenth of the run (least squares) */
-    int from = k / 10;
+    /* RSS slope (least squares) after the first hour in runs of two hours
+     * or more (the catalogue's LOAD-05 criterion), else after the first
+     * tenth of the run */
+    int from = secs >= 7200 ? 3600 / sample_every : k / 10;
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     int m = 0;
     for (int i = from; i < k; i++, m++) {
@@ -568,18 +584,113 @@ static int mode_soak(int argc, char **argv) {
     return 0;
 }
 
+/* ---- TIM-02/03 long forms ---- */
+
+/* One 10 ms interval and, in a plain thread of the same process, the
+ * kernel's own wake-up (clock_nanosleep TIMER_ABSTIME on the same 10 ms
+ * cadence): TIM-02 compares their lateness, TIM-03 fits the interval's
+ * error e_k = t_k - (origin + G_k * 10 ms) against G_k. */
+static mt_log t23_log;
+static void *t23_cb(void *arg) {
+    mt_log_call(&t23_log, mt_now_ns(), arg);
+    return NULL;
+}
+
+static int mode_tim0203(int argc, char **argv) {
+    int secs = argc > 0 ? atoi(argv[0]) : 3600;
+    unsigned far_n = argc > 1 ? (unsigned)atol(argv[1]) : 0;
+    const uint64_t P = 10 * MT_NS_PER_MS;
+    unsigned cap = (unsigned)secs * 100 + 1000;
+    t23_log = (mt_log){ .e = calloc(cap, sizeof(mt_tick)), .cap = cap };
+    uint64_t *base_late = calloc(cap, sizeof *base_late), *lib_late = calloc(cap, sizeof *lib_late);
+    struct data *far = far_n ? calloc(far_n, sizeof *far) : NULL;
+    if (!t23_log.e || !base_late || !lib_late || (far_n && !far)) {
+        fprintf(stderr, "tim0203: out of memory\n");
+        return 2;
+    }
+    for (unsigned i = 0; i < far_n; i++) {
+        far[i].cb = never_cb;
+        if (Mockit_oneoff(86400000u + i % 1000, &far[i])) { fprintf(stderr, "tim0203: arm failed\n"); return 2; }
+    }
+    static struct data d;
+    d = (struct data){ .cb = t23_cb };
+    uint64_t origin = mt_now_ns();
+    Mockit_getit(10, &d);
+    uint64_t origin_hi = mt_now_ns();
+    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, 0, cap };
+    pthread_t bt;
+    mt_thread_start(&bt, "mt-baseline", l4_baseline, &base);
+    pthread_join(bt, NULL);
+    uint64_t t_end = mt_now_ns();
+    Mockit_destroy(&d);
+    mt_grid g;
+    mt_grid_analyse(&t23_log, origin, origin_hi, P, &g);
+    /* TIM-02: lateness of each call against the grid point it served */
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, last_sum = 0;
+    unsigned n = g.calls, nl = 0;
+    uint64_t G = 0;
+    for (unsigned k = 0; k < n; k++) {
+        G += 1 + (uint64_t)(t23_log.e[k].ov > 0 ? t23_log.e[k].ov : 0);
+        uint64_t due = origin + G * P;
+        lib_late[k] = t23_log.e[k].t > due ? t23_log.e[k].t - due : 0;
+        double e = (double)t23_log.e[k].t - (double)due, x = (double)G;
+        sx += x; sy += e; sxx += x * x; sxy += x * e;
+        if (k + 100 >= n) { last_sum += e; nl++; }
+    }
+    double slope = n > 1 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0;   /* ns per tick */
+    double mean_last = nl ? last_sum / nl : 0;
+    qsort(base_late, base.n, sizeof base_late[0], cmp_u64);
+    qsort(lib_late, n, sizeof lib_late[0], cmp_u64);
+    uint64_t b50 = base_late[base.n / 2], b99 = base_late[base.n * 99 / 100], bmax = base_late[base.n - 1];
+    uint64_t l50 = lib_late[n / 2], l99 = lib_late[n * 99 / 100], lmax = lib_late[n - 1];
+    uint64_t expected = (t_end - origin) / P;
+    printf("tim0203.seconds: %d\ntim0203.far_timers: %u\ntim0203.calls: %u\n"
+           "tim0203.grid_points: %llu of %llu\n"
+           "tim0203.kernel_late_ms: p50 %.3f p99 %.3f max %.3f (%u wake-ups)\n"
+           "tim0203.mockit_late_ms: p50 %.3f p99 %.3f max %.3f\n"
+           "tim0203.drift_slope_us_per_tick: %.4f\ntim0203.mean_late_last_100_ms: %.3f\n",
+           secs, far_n, n, (unsigned long long)g.g_last, (unsigned long long)expected, b50 / 1e6, b99 / 1e6,
+           bmax / 1e6, base.n, l50 / 1e6, l99 / 1e6, lmax / 1e6, slope / 1e3, mean_last / 1e6);
+    CHECK(g.first_early < 0, "call %d early by %lld ns", g.first_early, (long long)g.early_by_ns);
+    CHECK(g.first_bad_ov < 0, "negative overrun at call %d", g.first_bad_ov);
+    CHECK(g.first_burst < 0, "catch-up burst at call %d", g.first_burst);
+    CHECK(t23_log.n <= cap, "log overflow");
+    /* TIM-03 (T3): slope < 1 us per tick, last 100 calls < 3 ms late on
+     * average, sum of (1 + overrun) = elapsed / 10 ms +- 1 */
+    CHECK(fabs(slope) < 1000.0, "drift slope %.3f us per tick", slope / 1e3);
+    CHECK(mean_last < 3e6, "mean lateness of the last 100 calls %.3f ms", mean_last / 1e6);
+    CHECK(g.g_last + 1 >= expected && g.g_last <= expected + 1, "conservation: %llu grid points of %llu",
+          (unsigned long long)g.g_last, (unsigned long long)expected);
+    /* TIM-02 (T3, quiet machine): p99 <= kernel p99 + 1 ms and max < 40 ms
+     * idle; p99 <= kernel p99 + 5 ms with 10^6 timers armed */
+    if (far_n == 0) {
+        CHECK(l99 <= b99 + 1 * MT_NS_PER_MS, "p99 %.3f ms > kernel p99 %.3f + 1 ms", l99 / 1e6, b99 / 1e6);
+        CHECK(lmax < 40 * MT_NS_PER_MS, "max lateness %.3f ms", lmax / 1e6);
+    } else {
+        CHECK(l99 <= b99 + 5 * MT_NS_PER_MS, "p99 %.3f ms > kernel p99 %.3f + 5 ms", l99 / 1e6, b99 / 1e6);
+    }
+    for (unsigned i = 0; i < far_n; i++) Mockit_destroy(&far[i]);
+    free(far);
+    free(t23_log.e);
+    free(base_late);
+    free(lib_late);
+    return 0;
+}
+
 static const struct rel_child modes[] = {
     { "life07", mode_life07 }, { "load01", mode_load01 }, { "load02", mode_load02 },
     { "load03", mode_load03 }, { "load04", mode_load04 }, { "soak", mode_soak },
+    { "tim0203", mode_tim0203 },
     { NULL, NULL },
 };
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s life07|load01|load02|load03|load04|soak [ARGS...]\n", argv[0]);
+        fprintf(stderr, "usage: %s life07|load01|load02|load03|load04|soak|tim0203 [ARGS...]\n", argv[0]);
         return 2;
     }
-    mt_watchdog_arm(argc > 2 && strcmp(argv[1], "soak") == 0 ? atof(argv[2]) + 300 : 3600, argv[1]);
+    mt_watchdog_arm(argc > 2 && (strcmp(argv[1], "soak") == 0 || strcmp(argv[1], "tim0203") == 0)
+                        ? atof(argv[2]) + 300 : 3600, argv[1]);
     for (const struct rel_child *m = modes; m->mode; m++)
         if (strcmp(m->mode, argv[1]) == 0) {
             int rc = m->fn(argc - 2, argv + 2);
