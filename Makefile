@@ -1,7 +1,7 @@
 # Front door over meson.  meson.build is the one build description; this
 # file only installs missing Debian packages, configures build folders and
 # runs meson.  Targets: all check demo install uninstall bench fuzz chaos
-# soak stress long lint clean.
+# soak stress long check-destructive lint clean.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -12,7 +12,7 @@ DEPS    := sh scripts/install-deps.sh
 SETUP   := $(MESON) setup --libdir=lib
 
 .PHONY: all deps check check-quick check-valgrind check-helgrind check-hardened check-asan check-tsan \
-        demo install uninstall bench fuzz chaos soak stress long lint clean
+        demo install uninstall bench fuzz chaos soak stress long check-destructive lint clean
 
 all: $(B)/build.ninja
 	$(MESON) compile -C $(B)
@@ -115,6 +115,12 @@ stress: all
 long: all
 	LD_LIBRARY_PATH=$(B)/src $(B)/tests/reliability/rel-stress tim0203 $(DURATION) 0
 	LD_LIBRARY_PATH=$(B)/src $(B)/tests/reliability/rel-stress tim0203 $(DURATION) 1000000
+
+# FLT-08a/d, the destructive tier: steps CLOCK_REALTIME by an hour and
+# slews the clock 500 ppm with adjtimex (restored on exit).  Root only, on
+# a machine whose clock nobody else needs meanwhile.
+check-destructive: all
+	MOCKIT_DESTRUCTIVE=1 LD_LIBRARY_PATH=$(B)/src $(B)/tests/reliability/rel-flt08
 
 clean:
 	rm -rf $(B) build-asan build-tsan build-hardened build-fuzz build-chaos
