@@ -370,7 +370,7 @@ void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint6
                      mt_grid *g) {
     if (origin_hi < origin) origin_hi = origin;
     memset(g, 0, sizeof *g);
-    g->first_early = g->first_bad_ov = g->first_burst = g->max_late_index = -1;
+    g->first_early = g->first_bad_ov = g->first_burst = g->max_late_index = g->max_wait_index = -1;
     unsigned n = mt_log_count(l);
     if (n > l->cap) n = l->cap;
     g->calls = n;
@@ -379,7 +379,16 @@ void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint6
     for (unsigned k = 0; k < n; k++) {
         const mt_tick *e = &l->e[k];
         if (e->ov < 0 && g->first_bad_ov < 0) g->first_bad_ov = (int)k;
+        uint64_t g_min = G + 1;   /* the first grid point this call could serve */
+        if (k > 0 && l->e[k - 1].t_exit > origin + g_min * period_ns)
+            g_min = (l->e[k - 1].t_exit - origin + period_ns - 1) / period_ns;
         G += 1 + (uint64_t)(e->ov > 0 ? e->ov : 0);
+        if (g_min > G) g_min = G;
+        uint64_t first_due = origin + g_min * period_ns;
+        if (e->t >= first_due && (e->t - first_due > g->max_wait_ns || g->max_wait_index < 0)) {
+            g->max_wait_ns = e->t - first_due;
+            g->max_wait_index = (int)k;
+        }
         uint64_t due = origin + G * period_ns;
         if (e->t < due) {
             if (g->first_early < 0) {

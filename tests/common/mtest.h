@@ -139,6 +139,13 @@ typedef struct {
     int first_bad_ov;        /* index of the first overrun < 0, -1: none */
     uint64_t max_late_ns;    /* largest t_k - due(G_k) */
     int max_late_index;
+    /* largest t_k - due(g), g the first grid point the call could have
+     * served: the one after G_{k-1}, or, when call k-1 logged its exit, the
+     * first one after that exit (the library never overlaps a timer and
+     * skips what passed meanwhile).  Unlike max_late_ns this is not capped
+     * at one period by the merging of missed grid points. */
+    uint64_t max_wait_ns;
+    int max_wait_index;
     uint64_t mean_late_last_ns;   /* mean lateness of the last (up to) 20 calls */
     uint64_t mean_late_early_ns;  /* mean lateness of calls 2..21 */
     int first_burst;         /* index k: due(G_k) < t_exit(k-1) even from origin_hi, -1: none */

@@ -108,13 +108,13 @@ static void check_interval(uint64_t origin, uint64_t origin_hi, uint64_t t_end, 
     mt_grid_analyse(&tick_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
     uint64_t expected = (t_end - origin) / (10 * MT_NS_PER_MS);
     print_message("# %s: %u calls, grid points %llu of %llu, max lateness %.3f ms\n", what, g.calls,
-                  (unsigned long long)g.g_last, (unsigned long long)expected, g.max_late_ns / 1e6);
+                  (unsigned long long)g.g_last, (unsigned long long)expected, g.max_wait_ns / 1e6);
     assert_true(g.first_early < 0);
     assert_true(g.first_bad_ov < 0);
     assert_true(g.first_burst < 0);
     MT_ASSERT_UCMP(g.g_last + 1 + mt_bound_ns(20) / (10 * MT_NS_PER_MS), >=, expected);
     MT_ASSERT_UCMP(g.g_last, <=, expected);
-    MT_ASSERT_UCMP(g.max_late_ns, <, mt_bound_ns(50));
+    MT_ASSERT_UCMP(g.max_wait_ns, <, mt_bound_ns(50));
 }
 
 /* ---- FLT-08a ---- */
