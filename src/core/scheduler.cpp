@@ -321,7 +321,7 @@ void Scheduler::unqueue(uint32_t idx) noexcept {
         stale_ = 0;
         // The patrolling standby goes idle now rather than at its deadline:
         // nothing armed, no wake-up later.
-        if (standby_) pthread_cond_signal(&standby_->cv);
+        if (standby_) poke_standby();
         return;
     }
     if (++stale_ > 1024 && stale_ > heap_.size() / 2) {

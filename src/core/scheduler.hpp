@@ -54,6 +54,7 @@ struct Ctx {
     bool watching = false;      // `mark` is set
     uint64_t mark = 0;          // dispatched_ when it began watching
     uint64_t clock_mark = 0;    // clock_dispatched_ then
+    uint64_t clock_seen = 0;    // clock_dispatched_ when it took its timer
 };
 
 class Scheduler {
@@ -105,6 +106,7 @@ private:
     bool run_callback(Ctx *self, uint32_t idx);
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
     void ensure_standby() noexcept;        // a standby watches the next deadline
+    void poke_standby() noexcept;          // standby_ looks again (once per wait)
     void set_kernel_timer(ns_t due) noexcept;
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
@@ -136,6 +138,8 @@ private:
     std::vector<Ctx *> idle_;   // followers waiting to be named standby
     Ctx *standby_ = nullptr;
     ns_t standby_until_ = kNever;
+    bool standby_free_wait_ = false;   // its wait began while the clock thread was free
+    bool standby_poked_ = false;       // signalled since its wait began
     bool clock_busy_ = false;
     bool clock_idle_ = false;   // it waits on clock_idle_cv_ (watch() wakes it)
     bool started_ = false;

@@ -157,7 +157,7 @@ void Scheduler::watch(ns_t due) noexcept {
             set_kernel_timer(due);
         }
     } else if (standby_) {
-        if (due < standby_until_) pthread_cond_signal(&standby_->cv);
+        if (due < standby_until_) poke_standby();
     } else {
         ensure_standby();
     }
@@ -173,7 +173,11 @@ void Scheduler::watch(ns_t due) noexcept {
 void Scheduler::ensure_standby() noexcept {
     if (armed_ == 0) return;
     if (standby_) {
-        if (standby_until_ > sat_add(next_due(), kBacklogGrace)) pthread_cond_signal(&standby_->cv);
+        // A wait begun while the clock thread was busy ends within
+        // kBacklogGrace or at the earliest deadline: soon enough.  One begun
+        // while it was free may end at a deadline since replaced by an
+        // earlier one.
+        if (standby_free_wait_ && standby_until_ > sat_add(next_due(), kBacklogGrace)) poke_standby();
         return;
     }
     if (!idle_.empty()) {
@@ -187,6 +191,14 @@ void Scheduler::ensure_standby() noexcept {
     } else if (followers_ < kMaxFollowers) {
         spawn(false);   // it starts as the standby; on failure timers queue
     }
+}
+
+// Wake the standby to look again, once per wait: a backlog served by the
+// clock thread must not cost a system call per callback.
+void Scheduler::poke_standby() noexcept {
+    if (standby_poked_) return;
+    standby_poked_ = true;
+    pthread_cond_signal(&standby_->cv);
 }
 
 int Scheduler::spawn(bool clock) noexcept {
@@ -372,11 +384,16 @@ void Scheduler::follower_main(Ctx *self) {
             continue;
         case Role::Running:
             // Back from a callback.  While the clock thread is still stuck
-            // in one, this thread serves what is already due, as the clock
-            // thread would: handing each due timer to the standby instead
-            // would cost a wake-up and a thread hand-off per callback, and
-            // on a starved CPU the backlog would grow meanwhile.
-            if (clock_busy_ && (idx = pop_due(self, now_ns())) != 0) break;
+            // in the callback it was in when this thread took its timer,
+            // this thread serves what is already due, as the clock thread
+            // would: handing each due timer to the standby instead would
+            // cost a wake-up and a thread hand-off per callback, and on a
+            // starved CPU the backlog would grow meanwhile.  If the clock
+            // thread has moved on, the backlog is its own: two threads
+            // taking turns at the lock for it would only slow it down.
+            if (clock_busy_ && clock_dispatched_ == self->clock_seen &&
+                (idx = pop_due(self, now_ns())) != 0)
+                break;
             // While timers are armed one follower patrols as the standby;
             // if there is none, this one takes it.
             if (!standby_ && armed_ != 0) {
@@ -407,6 +424,7 @@ void Scheduler::follower_main(Ctx *self) {
             if (!idx) continue;
             break;
         }
+        self->clock_seen = clock_dispatched_;
         if (clock_busy_) ensure_standby();
         if (!run_callback(self, idx)) return;
     }
@@ -443,6 +461,8 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
         standby_until_ = clock_busy_ ? top : sat_add(top, kBacklogGrace);
     else
         standby_until_ = now + (clock_busy_ ? kBacklogGrace : kSignalBackstop);
+    standby_free_wait_ = !clock_busy_;
+    standby_poked_ = false;
     timespec ts = to_timespec(standby_until_);
     pthread_cond_timedwait(&self->cv, &mu_, &ts);
     return false;
@@ -493,6 +513,7 @@ void Scheduler::after_fork_child() noexcept {
     threads_.clear();
     idle_.clear();
     standby_ = nullptr;
+    standby_free_wait_ = standby_poked_ = false;
     clock_busy_ = false;
     clock_idle_ = false;
     started_ = false;
