@@ -15,8 +15,9 @@
 //    so a slow or blocked callback delays no other timer.  The clock thread
 //    does not wake it per callback (see standby_wait).
 //    A follower that takes a due timer runs it and names the next standby;
-//    followers are created only when none is idle (at most kMaxFollowers),
-//    and idle ones sleep without a timeout: no timer armed, no wake-up.
+//    two are made with the clock thread, more only when none is idle (at
+//    most kMaxFollowers), and idle ones sleep without a timeout: no timer
+//    armed, no wake-up.
 //
 // Destroy is timer_delete_sync: a record whose callback runs is `Running`
 // until the callback returns, and a destroyer from another thread waits on
