@@ -375,7 +375,8 @@ void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint6
     if (n > l->cap) n = l->cap;
     g->calls = n;
     uint64_t G = 0, sum_last = 0, sum_early = 0;
-    unsigned n_last = 0, n_early = 0;
+    unsigned n_last = 0, n_early = 0, n_fit_last = 0;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, sum_fit_last = 0;
     for (unsigned k = 0; k < n; k++) {
         const mt_tick *e = &l->e[k];
         if (e->ov < 0 && g->first_bad_ov < 0) g->first_bad_ov = (int)k;
@@ -385,6 +386,9 @@ void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint6
         G += 1 + (uint64_t)(e->ov > 0 ? e->ov : 0);
         if (g_min > G) g_min = G;
         uint64_t first_due = origin + g_min * period_ns;
+        double err = (double)e->t - (double)(origin + G * period_ns), x = (double)G;
+        sx += x; sy += err; sxx += x * x; sxy += x * err;
+        if (k + 100 >= n) { sum_fit_last += err; n_fit_last++; }
         if (e->t >= first_due && (e->t - first_due > g->max_wait_ns || g->max_wait_index < 0)) {
             g->max_wait_ns = e->t - first_due;
             g->max_wait_index = (int)k;
@@ -409,6 +413,8 @@ void mt_grid_analyse(const mt_log *l, uint64_t origin, uint64_t origin_hi, uint6
             g->first_burst = (int)k;
     }
     g->g_last = G;
+    if (n > 1) g->drift_slope_ns = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    g->mean_err_last100_ns = n_fit_last ? sum_fit_last / n_fit_last : 0;
     g->mean_late_last_ns = n_last ? sum_last / n_last : 0;
     g->mean_late_early_ns = n_early ? sum_early / n_early : 0;
 }

@@ -146,6 +146,11 @@ typedef struct {
      * at one period by the merging of missed grid points. */
     uint64_t max_wait_ns;
     int max_wait_index;
+    /* TIM-03's fit of e_k = t_k - due(G_k) against G_k: least-squares
+     * slope (ns per grid point; 0 with fewer than 2 calls) and the mean of
+     * e_k over the last (up to) 100 calls */
+    double drift_slope_ns;
+    double mean_err_last100_ns;
     uint64_t mean_late_last_ns;   /* mean lateness of the last (up to) 20 calls */
     uint64_t mean_late_early_ns;  /* mean lateness of calls 2..21 */
     int first_burst;         /* index k: due(G_k) < t_exit(k-1) even from origin_hi, -1: none */

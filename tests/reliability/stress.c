@@ -626,8 +626,7 @@ static int mode_tim0203(int argc, char **argv) {
     mt_grid g;
     mt_grid_analyse(&t23_log, origin, origin_hi, P, &g);
     /* TIM-02: lateness of each call against the grid point it served */
-    double sx = 0, sy = 0, sxx = 0, sxy = 0, last_sum = 0;
-    unsigned n = g.calls, nl = 0;
+    unsigned n = g.calls;
     uint64_t G = 0;
     for (unsigned k = 0; k < n; k++) {
         /* lateness: against the first grid point this call merged (a call
@@ -636,13 +635,8 @@ static int mode_tim0203(int argc, char **argv) {
         uint64_t first_due = origin + (G + 1) * P;
         lib_late[k] = t23_log.e[k].t > first_due ? t23_log.e[k].t - first_due : 0;
         G += 1 + (uint64_t)(t23_log.e[k].ov > 0 ? t23_log.e[k].ov : 0);
-        uint64_t due = origin + G * P;
-        double e = (double)t23_log.e[k].t - (double)due, x = (double)G;
-        sx += x; sy += e; sxx += x * x; sxy += x * e;
-        if (k + 100 >= n) { last_sum += e; nl++; }
     }
-    double slope = n > 1 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0;   /* ns per tick */
-    double mean_last = nl ? last_sum / nl : 0;
+    double slope = g.drift_slope_ns, mean_last = g.mean_err_last100_ns;   /* TIM-03 */
     qsort(base_late, base.n, sizeof base_late[0], cmp_u64);
     qsort(lib_late, n, sizeof lib_late[0], cmp_u64);
     uint64_t b50 = base_late[base.n / 2], b99 = base_late[base.n * 99 / 100], bmax = base_late[base.n - 1];

@@ -251,18 +251,8 @@ static void test_TIM03_no_drift_fit(void **state) {
     mt_grid g;
     check_grid(&il, origin, origin_hi, P, "10 ms interval", &g);
     /* e_k against the grid point each call served; least-squares slope */
-    double sx = 0, sy = 0, sxx = 0, sxy = 0, last_sum = 0;
-    unsigned n = g.calls, nl = 0;
-    uint64_t G = 0;
-    for (unsigned k = 0; k < n; k++) {
-        G += 1 + (uint64_t)tb[k].ov;
-        double e = (double)(tb[k].t - (origin + G * P));
-        double x = (double)G;
-        sx += x; sy += e; sxx += x * x; sxy += x * e;
-        if (k + 100 >= n) { last_sum += e; nl++; }
-    }
-    double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);   /* ns per tick */
-    double mean_last = nl ? last_sum / nl : 0;
+    unsigned n = g.calls;
+    double slope = g.drift_slope_ns, mean_last = g.mean_err_last100_ns;
     print_message("# %u calls over %.0f ms: slope %.3f us/tick, mean lateness of the last 100 %.3f ms\n",
                   n, (t_end - origin) / 1e6, slope / 1e3, mean_last / 1e6);
     /* a schedule re-armed from "now" drifts by its lateness every tick
