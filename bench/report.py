@@ -344,6 +344,10 @@ def armcost():
     return res, bgrate
 
 
+def arm_reps(arm):
+    return max((len(v) for v in arm.values()), default=0)
+
+
 # ---------------------------------------------------------------- main
 def main():
     lat, samples = lateness()
@@ -502,10 +506,12 @@ def main():
 
     # ---------------- arm cost
     L.append("\n## 2. Arm + destroy from an application thread (Google Benchmark)\n")
-    L.append("ns per arm+destroy over all threads (1e9 / items_per_second); 4 threads on %s cores "
+    L.append("ns per arm+destroy over all threads (1e9 / items_per_second), median of %d "
+             "repetitions (more than the other sections: on 2 cores the figure depends on "
+             "whether the arming thread runs on the CPU of the library's threads, so its spread is wide); 4 threads on %s cores "
              "contend. Backgrounds: none; 1M far-future mockit timers; busy = 1000 interval timers "
              "of 10 ms (mockit: %s callbacks/s; POSIX: %s signals/s to the sigwaitinfo thread).\n"
-             % (os.cpu_count(), count(bgrate.get("busy-mockit")), count(bgrate.get("busy-posix"))))
+             % (arm_reps(arm), os.cpu_count(), count(bgrate.get("busy-mockit")), count(bgrate.get("busy-posix"))))
     L.append("| operation | background | 1 thread | 4 threads | 1 thread / mockit |\n|---|---|---|---|---|")
     ref = {bg: arm_med("mockit/arm+destroy", bg, 1) for bg in ("none", "far", "busy")}
     ops = sorted(set((k[0], k[1]) for k in arm), key=lambda k: (k[1] != "none", not k[0].startswith("mockit"), k))
