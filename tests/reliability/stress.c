@@ -332,10 +332,14 @@ static void *l4_tick_cb(void *arg) {
 static mt_tick l4s_ticks[1024];
 static mt_log l4s_log = MT_LOG_INIT(l4s_ticks);
 static atomic_int l4s_first = 1;
+static _Atomic uint64_t l4s_returned;
 static void *l4_slow_cb(void *arg) {
     uint64_t t = mt_now_ns();
     mt_log_call(&l4s_log, t, arg);
-    if (atomic_exchange(&l4s_first, 0)) mt_sleep_ms(1000);   /* TIM-05: the first blocks 1 s */
+    if (atomic_exchange(&l4s_first, 0)) {   /* TIM-05: the first blocks 1 s */
+        mt_sleep_ms(1000);
+        atomic_store(&l4s_returned, mt_now_ns());   /* later than 1 s on a starved CPU */
+    }
     return NULL;
 }
 
@@ -352,16 +356,35 @@ static void *l4_shot_cb(void *arg) {
     return NULL;
 }
 
-struct l4_base { uint64_t until; uint64_t *late; unsigned n, cap; };
+struct l4_base { uint64_t until; uint64_t *late, *due; unsigned n, cap; };
 static void *l4_baseline(void *arg) {
     struct l4_base *b = arg;
     uint64_t t = mt_now_ns();
     while (t < b->until && b->n < b->cap) {
         t += 10 * MT_NS_PER_MS;
         mt_sleep_until_ns(t);
+        if (b->due) b->due[b->n] = t;
         b->late[b->n++] = mt_now_ns() - t;
     }
     return NULL;
+}
+
+/* CPU time of the library's threads so far (schedstat: ns on the CPU) */
+struct l4_cpu { uint64_t clock_ns, followers_ns; };
+static int l4_cpu_add(pid_t tid, const char *comm, void *arg) {
+    struct l4_cpu *c = arg;
+    if (strncmp(comm, "mockit", 6) != 0) return 0;
+    char path[96];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+    FILE *f = fopen(path, "r");
+    unsigned long long run = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &run) != 1) run = 0;
+        fclose(f);
+    }
+    if (strcmp(comm, "mockit-clock") == 0) c->clock_ns += run;
+    else c->followers_ns += run;
+    return 0;
 }
 
 static int mode_load04(int argc, char **argv) {
@@ -387,21 +410,37 @@ static int mode_load04(int argc, char **argv) {
     Mockit_getit(100, &slow);
     uint64_t sorigin_hi = mt_now_ns();
     /* the kernel's own lateness at nice 19 under the same load */
-    static uint64_t base_late[100000];
-    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, 0, 100000 };
+    static uint64_t base_late[100000], base_due[100000];
+    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, base_due, 0, 100000 };
     pthread_t bt;
     mt_thread_start(&bt, "mt-baseline", l4_baseline, &base);
     uint64_t seed = mt_seed();
-    /* TIM-01: one-shots spread over the run */
+    /* TIM-01: one-shots spread over the run.  The longest single call is
+     * logged: a thread preempted inside Mockit_oneoff holds the scheduler
+     * lock meanwhile (mockit(3) CAVEATS). */
+    uint64_t call_max = 0, call_max_at = 0;
     for (int i = 0; i < L4_SHOTS; i++) {
         uint32_t ms = mt_rand_below(&seed, (unsigned)secs * 1000);
         l4_d[i].cb = l4_shot_cb;
-        l4_due[i] = mt_now_ns() + ms * MT_NS_PER_MS;
+        uint64_t t0 = mt_now_ns();
+        l4_due[i] = t0 + ms * MT_NS_PER_MS;
         Mockit_oneoff(ms, &l4_d[i]);
+        uint64_t took = mt_now_ns() - t0;
+        if (took > call_max) { call_max = took; call_max_at = t0; }
     }
     uint64_t t_armed = mt_now_ns();
+    struct l4_cpu cpu0 = { 0, 0 }, cpu1 = { 0, 0 };
+    mt_foreach_task(l4_cpu_add, &cpu0);
     mt_sleep_until_ns(origin + (uint64_t)secs * 1000 * MT_NS_PER_MS + 3000 * MT_NS_PER_MS);
+    mt_foreach_task(l4_cpu_add, &cpu1);
+    uint64_t t_cpu1 = mt_now_ns();
     pthread_join(bt, NULL);
+    /* the kernel thread's worst wake-up while this thread armed, and after */
+    uint64_t base_arming = 0, base_after = 0;
+    for (unsigned k = 0; k < base.n; k++) {
+        uint64_t *m = base_due[k] > t_armed ? &base_after : &base_arming;
+        if (base_late[k] > *m) *m = base_late[k];
+    }
     qsort(base_late, base.n, sizeof base_late[0], cmp_u64);
     uint64_t t_end = mt_now_ns();
     Mockit_destroy(&tick);
@@ -435,21 +474,40 @@ static int mode_load04(int argc, char **argv) {
     uint64_t expected = (t_end - origin) / (10 * MT_NS_PER_MS);
     printf("load04.seconds: %d\nload04.hogs: %d\nload04.oneshot_late_p50_ms: %.3f\n"
            "load04.oneshot_late_p99_ms: %.3f\nload04.oneshot_late_max_ms: %.3f (due at %.3f s)\n"
-           "load04.arming_took_s: %.3f\nload04.oneshot_late_max_after_arming_ms: %.3f\n"
+           "load04.arming_took_s: %.3f\nload04.longest_oneoff_call_ms: %.3f (at %.3f s)\n"
+           "load04.oneshot_late_max_after_arming_ms: %.3f\n"
            "load04.interval_calls: %u\nload04.interval_grid_points: %llu of %llu\n"
            "load04.interval_max_late_ms: %.3f\nload04.slow_second_call_overrun: %d\n"
            "load04.kernel_baseline_late_p50_ms: %.3f\nload04.kernel_baseline_late_p99_ms: %.3f\n"
-           "load04.kernel_baseline_late_max_ms: %.3f\n",
+           "load04.kernel_baseline_late_max_ms: %.3f (while arming %.3f, after %.3f)\n"
+           "load04.cpu_after_arming_pct: clock thread %.2f, followers %.2f\n",
            secs, hogs, late[L4_SHOTS / 2] / 1e6, late[L4_SHOTS * 99 / 100] / 1e6, late[L4_SHOTS - 1] / 1e6,
-           worst_due_s, (double)(t_armed - origin) / 1e9, late_after_arming / 1e6, g.calls, (unsigned long long)g.g_last, (unsigned long long)expected, g.max_wait_ns / 1e6,
+           worst_due_s, (double)(t_armed - origin) / 1e9, call_max / 1e6,
+           (double)(call_max_at - origin) / 1e9, late_after_arming / 1e6, g.calls, (unsigned long long)g.g_last, (unsigned long long)expected, g.max_wait_ns / 1e6,
            gs.calls > 1 ? l4s_ticks[1].ov : -1, base.n ? base_late[base.n / 2] / 1e6 : 0,
-           base.n ? base_late[base.n * 99 / 100] / 1e6 : 0, base.n ? base_late[base.n - 1] / 1e6 : 0);
+           base.n ? base_late[base.n * 99 / 100] / 1e6 : 0, base.n ? base_late[base.n - 1] / 1e6 : 0,
+           base_arming / 1e6, base_after / 1e6,
+           100.0 * (double)(cpu1.clock_ns - cpu0.clock_ns) / (double)(t_cpu1 - t_armed),
+           100.0 * (double)(cpu1.followers_ns - cpu0.followers_ns) / (double)(t_cpu1 - t_armed));
     CHECK(early == 0 && g.first_early < 0 && gs.first_early < 0, "early calls (%d one-shots)", early);
     CHECK(missing == 0 && multi == 0, "%d one-shots missing, %d twice", missing, multi);
     CHECK(g.g_last <= expected && g.g_last + 50 >= expected, "interval conservation: %llu of %llu",
           (unsigned long long)g.g_last, (unsigned long long)expected);
     CHECK(late[L4_SHOTS - 1] < 500 * MT_NS_PER_MS, "a one-shot %.1f ms late (bound 500)", late[L4_SHOTS - 1] / 1e6);
-    CHECK(gs.calls > 1 && l4s_ticks[1].ov >= 9 && l4s_ticks[1].ov <= 11, "TIM-05 overrun after 1 s block");
+    /* TIM-05 (overrun 9 +-1 after a 1 s block): at nice 19 the sleep in
+     * the callback itself ends late, so the overrun expected is counted
+     * from when the blocked call really returned: the next call serves the
+     * first grid point not before that, and reports the points between it
+     * and the last point the blocked call served (a first call that came
+     * late merged the points already passed: its own overrun). */
+    uint64_t ret = atomic_load(&l4s_returned);
+    long want = ret && gs.calls ? (long)((ret - sorigin + 100 * MT_NS_PER_MS - 1) / (100 * MT_NS_PER_MS)) - 2 -
+                                      l4s_ticks[0].ov
+                                : -1;
+    printf("load04.slow_block_ms: %.1f\nload04.slow_second_call_overrun_expected: %ld\n",
+           ret && gs.calls ? (ret - l4s_ticks[0].t) / 1e6 : 0.0, want);
+    CHECK(gs.calls > 1 && want >= 9 && l4s_ticks[1].ov >= want - 1 && l4s_ticks[1].ov <= want + 1,
+          "TIM-05 overrun after the 1 s block: %d, expected %ld +-1", gs.calls > 1 ? l4s_ticks[1].ov : -1, want);
     return 0;
 }
 
@@ -617,7 +675,7 @@ static int mode_tim0203(int argc, char **argv) {
     uint64_t origin = mt_now_ns();
     Mockit_getit(10, &d);
     uint64_t origin_hi = mt_now_ns();
-    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, 0, cap };
+    struct l4_base base = { origin + (uint64_t)secs * 1000 * MT_NS_PER_MS, base_late, NULL, 0, cap };
     pthread_t bt;
     mt_thread_start(&bt, "mt-baseline", l4_baseline, &base);
     pthread_join(bt, NULL);
