@@ -76,6 +76,25 @@ public:
 
     void clear() noexcept { v_.clear(); }
 
+    // Growth without the lock (Scheduler::make_room): when the next push
+    // would reallocate, make_room() reserves the larger array and touches
+    // its pages (their faults happen then, not under the lock);
+    // adopt_room() under the lock copies the entries into it.  Afterwards
+    // `fresh` holds the old array, to be freed unlocked.
+    bool full() const noexcept { return v_.size() == v_.capacity(); }
+    size_t room_size() const noexcept { return std::max<size_t>(v_.capacity() * 2, 64); }
+    static void make_room(std::vector<HeapEntry> &fresh, size_t n) {   // may throw
+        fresh.reserve(n);
+        // Raw storage of trivially copyable entries: a byte per page.
+        volatile char *p = reinterpret_cast<char *>(fresh.data());
+        for (size_t off = 0; off < n * sizeof(HeapEntry); off += 4096) p[off] = 0;
+    }
+    void adopt_room(std::vector<HeapEntry> &fresh) noexcept {
+        if (fresh.capacity() <= v_.capacity()) return;   // grown meanwhile
+        fresh.assign(v_.begin(), v_.end());   // fits: no allocation
+        v_.swap(fresh);
+    }
+
 private:
     static constexpr size_t kArity = 4;
 

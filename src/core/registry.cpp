@@ -35,15 +35,14 @@ void Registry::index_put(uint32_t idx) noexcept {
 }
 
 void Registry::rehash(size_t new_cap) {
-    std::vector<uint32_t> old;
+    std::vector<uint32_t> fresh(new_cap, 0);   // may throw: nothing changed yet
+    rehash_into(fresh);
+}
+
+void Registry::rehash_into(std::vector<uint32_t> &fresh) noexcept {
+    std::vector<uint32_t> &old = fresh;
     old.swap(slots_);
-    try {
-        slots_.assign(new_cap, 0);
-    } catch (...) {
-        slots_.swap(old);
-        throw;
-    }
-    shift_ = 64 - __builtin_ctzll(new_cap);
+    shift_ = 64 - __builtin_ctzll(slots_.size());
     // Each re-insertion reads its record (the key) at a random place:
     // with a million timers a cache miss each, one after the other.  Ask
     // for the records a few slots ahead so the misses overlap.
@@ -54,6 +53,23 @@ void Registry::rehash(size_t new_cap) {
     }
 }
 
+void Registry::make_room(Room &room, bool chunk, size_t slots_cap) {
+    // Both are written here (zeroed): the page faults of first touch
+    // happen now, not under the lock.
+    if (chunk) room.chunk = std::make_unique<Record[]>(kChunkSize);
+    if (slots_cap) room.slots.assign(slots_cap, 0);
+}
+
+void Registry::adopt_room(Room &room) noexcept {
+    // Another thread may have grown them meanwhile: install only what one
+    // more insert() still needs; the rest is freed by the caller.
+    // push_back cannot throw: room_needed asked for spare capacity.
+    if (room.chunk && chunk_needed() && chunks_.size() < chunks_.capacity())
+        chunks_.push_back(std::move(room.chunk));
+    if (!room.slots.empty() && (count_ + 1) * 2 > slots_.size() && room.slots.size() == slots_.size() * 2)
+        rehash_into(room.slots);
+}
+
 uint32_t Registry::insert(struct data *key) {
     // Make room first so that a failure leaves everything unchanged.
     if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
@@ -62,7 +78,7 @@ uint32_t Registry::insert(struct data *key) {
         free_ = at(idx).link;
     } else {
         if (next_ == UINT32_MAX) throw std::bad_alloc();
-        if ((next_ >> kChunkBits) >= chunks_.size()) grow_chunks();
+        if (chunk_needed()) grow_chunks();
         idx = next_++;
     }
     Record &r = at(idx);

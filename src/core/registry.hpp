@@ -72,6 +72,22 @@ public:
 
     size_t live() const noexcept { return count_; }
 
+    // Memory that insert() of one more record would allocate, made and
+    // touched by the caller without the scheduler lock (see
+    // Scheduler::make_room), then installed under it.
+    struct Room {
+        std::unique_ptr<Record[]> chunk;
+        std::vector<uint32_t> slots;   // after adopt_room: the old index, to free unlocked
+    };
+    // What one more insert() needs: a chunk, and/or an index of `*slots_cap`.
+    bool room_needed(bool *chunk, size_t *slots_cap) const noexcept {
+        *chunk = chunk_needed() && chunks_.size() < chunks_.capacity();
+        *slots_cap = (count_ + 1) * 2 > slots_.size() ? slots_.size() * 2 : 0;
+        return *chunk || *slots_cap;
+    }
+    static void make_room(Room &room, bool chunk, size_t slots_cap);   // may throw
+    void adopt_room(Room &room) noexcept;   // installs what is still needed
+
     // fork child: forget every record that `keep` rejects.
     template <class Keep>
     void retain(Keep keep);
@@ -85,7 +101,11 @@ private:
         return size_t(h >> shift_);
     }
     void grow_chunks();
+    bool chunk_needed() const noexcept {
+        return free_ == 0 && (next_ >> kChunkBits) >= chunks_.size();
+    }
     void rehash(size_t new_cap);
+    void rehash_into(std::vector<uint32_t> &fresh) noexcept;   // fresh: zeroed; gets the old
     void index_put(uint32_t idx) noexcept;
 
     std::vector<std::unique_ptr<Record[]>> chunks_;

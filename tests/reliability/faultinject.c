@@ -17,6 +17,11 @@
  *     long mockit_fi_calls(int kind);     calls seen since the last set
  *     long mockit_fi_failed(int kind);    calls made to fail since then
  *   kinds: 0 malloc, 1 pthread_create, 2 timer_create, 3 timer_settime.
+ *
+ * And one delay, not a failure (LOAD-04's regression test: is an
+ * allocation made while the library holds its lock?):
+ *     void mockit_fi_slow(size_t min_bytes, long ms);   allocations of at
+ *                                        least min_bytes sleep ms first (0: off)
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -24,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,6 +64,22 @@ __attribute__((visibility("default"))) long mockit_fi_failed(int kind) {
     return kind >= 0 && kind < FI_KINDS ? atomic_load(&fi_failed[kind]) : -1;
 }
 
+static atomic_size_t fi_slow_min;
+static atomic_long fi_slow_ms;
+
+__attribute__((visibility("default"))) void mockit_fi_slow(size_t min_bytes, long ms) {
+    atomic_store(&fi_slow_ms, 0);
+    atomic_store(&fi_slow_min, min_bytes);
+    atomic_store(&fi_slow_ms, ms);
+}
+
+static void fi_maybe_slow(size_t n) {
+    long ms = atomic_load_explicit(&fi_slow_ms, memory_order_relaxed);
+    if (ms <= 0 || n < atomic_load(&fi_slow_min)) return;
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
 static long env_long(const char *name) {
     const char *v = getenv(name);
     return v && *v ? strtol(v, NULL, 10) : 0;
@@ -87,6 +109,7 @@ static int fi_hit(int kind) {
 }
 
 __attribute__((visibility("default"))) void *malloc(size_t n) {
+    fi_maybe_slow(n);
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;
@@ -95,6 +118,8 @@ __attribute__((visibility("default"))) void *malloc(size_t n) {
 }
 
 __attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
+    size_t n;
+    fi_maybe_slow(__builtin_mul_overflow(a, b, &n) ? SIZE_MAX : n);
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;
@@ -103,6 +128,7 @@ __attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
 }
 
 __attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
+    fi_maybe_slow(n);
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;

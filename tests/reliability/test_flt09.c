@@ -236,6 +236,58 @@ static int child_selftest(int argc, char **argv) {
     return 0;
 }
 
+/* LOAD-04's regression test (issue 6): the arming thread preempted while
+ * the library grew its index, records or heap under its lock stalled every
+ * callback for hundreds of ms at nice 19 (page faults of the new memory
+ * made those arms take 1.1 ms of CPU).  Here the interposer makes every
+ * allocation of 64 KiB or more take 300 ms instead, while a 10 ms interval
+ * runs and this thread arms 40,000 one-shots (several such allocations):
+ * if one is made under the lock, the interval waits 300 ms for it. */
+#define GROWTH_N 40000
+static uint64_t growth_calls[4096];
+static atomic_int growth_n;
+static void *growth_tick(void *arg) {
+    (void)arg;
+    int i = atomic_fetch_add(&growth_n, 1);
+    if (i < 4096) growth_calls[i] = mt_now_ns();
+    return NULL;
+}
+static int child_growth(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*slow)(size_t, long) = (void (*)(size_t, long))dlsym(RTLD_DEFAULT, "mockit_fi_slow");
+    if (!slow) return 2;
+    struct data *d = calloc(GROWTH_N, sizeof *d);
+    if (!d) return 3;
+    static struct data tick;
+    tick = (struct data){ .cb = growth_tick };
+    if (Mockit_getit(10, &tick)) return 4;
+    mt_sleep_ms(50);
+    slow(64 * 1024, 300);
+    uint64_t t0 = mt_now_ns();
+    int c0 = atomic_load(&growth_n);
+    for (int i = 0; i < GROWTH_N; i++) {
+        d[i].cb = count_cb;
+        if (Mockit_oneoff(3600000, &d[i])) return 5;
+    }
+    uint64_t t1 = mt_now_ns();
+    slow(0, 0);
+    mt_sleep_ms(30);
+    Mockit_destroy(&tick);
+    int c1 = atomic_load(&growth_n);
+    if (c1 > 4096) c1 = 4096;
+    uint64_t worst = 0;   /* the longest gap between calls while arming */
+    for (int i = c0 > 0 ? c0 : 1; i < c1; i++)
+        if (growth_calls[i] - growth_calls[i - 1] > worst) worst = growth_calls[i] - growth_calls[i - 1];
+    for (int i = 0; i < GROWTH_N; i++) Mockit_destroy(&d[i]);
+    printf("# arming %d one-shots took %.0f ms (slowed allocations); interval: %d calls, "
+           "longest gap %.1f ms\n", GROWTH_N, (t1 - t0) / 1e6, c1 - c0, worst / 1e6);
+    fflush(stdout);
+    if (t1 - t0 < 600 * MT_NS_PER_MS) return 6;   /* the slow allocations did not happen */
+    if (worst > 150 * MT_NS_PER_MS) return 7;     /* an allocation was made under the lock */
+    return 0;
+}
+
 /* ---- the test side ---- */
 
 static pid_t spawn_preloaded(const char *mode, char *const args[]) {
@@ -294,6 +346,13 @@ static void warm_sweep(const char *kind, long max) {
     if (rc) fail_msg("warm %s sweep: check %d failed (see the child's message)", kind, rc);
 }
 
+static void test_LOAD04_issue6_growth_allocates_without_the_lock(void **state) {
+    (void)state;
+    int rc = run_preloaded("growth", NULL, 60000);
+    if (rc == 7) fail_msg("the interval stalled: an allocation of the growth was made under the lock");
+    if (rc) fail_msg("growth scenario failed (%d)", rc);
+}
+
 static void test_FLT09a_malloc_fails_at_first_use(void **state) { (void)state; fresh_sweep("malloc", 60); }
 static void test_FLT09a_malloc_fails_while_warm(void **state) { (void)state; warm_sweep("malloc", 200); }
 static void test_FLT09b_pthread_create_fails_at_first_use(void **state) { (void)state; fresh_sweep("pthread_create", 4); }
@@ -306,6 +365,7 @@ static const struct rel_child children[] = {
     { "fresh", child_fresh },
     { "warm", child_warm },
     { "selftest", child_selftest },
+    { "growth", child_growth },
     { NULL, NULL },
 };
 
@@ -323,6 +383,7 @@ int main(int argc, char **argv) {
     else cmocka_set_test_filter("*");
     const struct CMUnitTest tests[] = {
         MT_TEST(test_FLT09_interposer_works),
+        MT_TEST(test_LOAD04_issue6_growth_allocates_without_the_lock),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),
         MT_TEST(test_FLT09a_malloc_fails_while_warm),
         MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
