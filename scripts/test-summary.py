@@ -20,15 +20,18 @@ for folder in sys.argv[1:]:
             except ValueError:
                 continue
             result = t.get("result")
-            out = t.get("stdout") or ""
+            # cmocka prints its summary on stderr, the per-case lines on stdout
+            out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
             cases = re.findall(r"\[  PASSED  \] (\d+) test", out)
             fails = re.findall(r"\[  FAILED  \] (\d+) test", out)
             plain = re.findall(r"^(\d+) passed, (\d+) failed", out, re.M)
+            skips = re.findall(r"\[  SKIPPED \] (\d+) test", out)
             if result == "SKIP":
                 skipped += 1
             elif result in ("OK", "EXPECTEDFAIL"):
-                if cases:
+                if cases or skips:
                     passed += sum(map(int, cases))
+                    skipped += sum(map(int, skips))
                 elif plain:
                     passed += sum(int(p) for p, _ in plain)
                 else:
