@@ -62,10 +62,16 @@ void Registry::make_room(Room &room, bool chunk, size_t slots_cap) {
 
 void Registry::adopt_room(Room &room) noexcept {
     // Another thread may have grown them meanwhile: install only what one
-    // more insert() still needs; the rest is freed by the caller.
-    // push_back cannot throw: room_needed asked for spare capacity.
-    if (room.chunk && chunk_needed() && chunks_.size() < chunks_.capacity())
-        chunks_.push_back(std::move(room.chunk));
+    // more insert() still needs; the rest is freed by the caller.  The
+    // list of chunks itself is small (a pointer per 4096 records): it may
+    // grow here; if that fails, the insert tries again and reports ENOMEM.
+    if (room.chunk && chunk_needed()) {
+        try {
+            if (chunks_.size() == chunks_.capacity()) chunks_.reserve(chunks_.capacity() * 2);
+            chunks_.push_back(std::move(room.chunk));
+        } catch (...) {
+        }
+    }
     if (!room.slots.empty() && (count_ + 1) * 2 > slots_.size() && room.slots.size() == slots_.size() * 2)
         rehash_into(room.slots);
 }

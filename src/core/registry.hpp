@@ -81,7 +81,7 @@ public:
     };
     // What one more insert() needs: a chunk, and/or an index of `*slots_cap`.
     bool room_needed(bool *chunk, size_t *slots_cap) const noexcept {
-        *chunk = chunk_needed() && chunks_.size() < chunks_.capacity();
+        *chunk = chunk_needed();
         *slots_cap = (count_ + 1) * 2 > slots_.size() ? slots_.size() * 2 : 0;
         return *chunk || *slots_cap;
     }
