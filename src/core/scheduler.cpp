@@ -97,6 +97,7 @@ Scheduler::Scheduler() {
     threads_.reserve(kMaxFollowers + 2);
     idle_.reserve(kMaxFollowers + 2);
     pthread_mutex_init(&mu_, nullptr);
+    pthread_mutex_init(&grow_mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
     init_mono_cond(&clock_idle_cv_);
@@ -118,24 +119,34 @@ Scheduler::Scheduler() {
 // (the sizes double), so the extra lock round trips cost nothing that
 // shows.  If this allocation fails, the insert under the lock tries again
 // and reports ENOMEM.
+//
+// grow_mu_ is held around that allocation and the free, and by the fork
+// handlers: the library never allocates while another thread forks, as
+// when every allocation was under mu_.  An allocator without fork
+// handlers (GCC 12's libasan is one) would otherwise leave its lock held
+// in the child, whose first arm then hangs (contract-fork did, under ASan).
 void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
     bool heap = heap_.full();
     size_t heap_size = heap_.room_size();
     Registry::Room reg_room;
     std::vector<HeapEntry> heap_room;
     pthread_mutex_unlock(&mu_);
+    pthread_mutex_lock(&grow_mu_);
     try {
         Registry::make_room(reg_room, chunk, slots);
         if (heap) TimerHeap::make_room(heap_room, heap_size);
     } catch (...) {
     }
+    pthread_mutex_unlock(&grow_mu_);
     pthread_mutex_lock(&mu_);
     reg_.adopt_room(reg_room);
     if (heap) heap_.adopt_room(heap_room);
     if (!reg_room.chunk && reg_room.slots.empty() && heap_room.capacity() == 0) return;
     pthread_mutex_unlock(&mu_);   // the old arrays (or unused new ones) go
+    pthread_mutex_lock(&grow_mu_);
     reg_room = Registry::Room{};
     std::vector<HeapEntry>().swap(heap_room);
+    pthread_mutex_unlock(&grow_mu_);
     pthread_mutex_lock(&mu_);
 }
 

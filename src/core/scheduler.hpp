@@ -130,6 +130,7 @@ private:
     void thread_gone(Ctx *self) noexcept;
 
     pthread_mutex_t mu_;
+    pthread_mutex_t grow_mu_;   // held around grow_unlocked's malloc/free, and across fork
     pthread_cond_t done_cv_;    // a waited-for record finished
     pthread_cond_t start_cv_;   // the clock thread reported in
     pthread_cond_t clock_idle_cv_;   // the clock thread sleeps with nothing armed

@@ -476,9 +476,17 @@ bool Scheduler::follower_in_callback(const Ctx *except) const noexcept {
 
 // ---- fork: the child starts with no timers and no library threads ----
 
-void Scheduler::before_fork() noexcept { pthread_mutex_lock(&mu_); }
+// grow_mu_ first: no thread is inside the allocator for the library's
+// growth (grow_unlocked) while the process forks (see scheduler.cpp).
+void Scheduler::before_fork() noexcept {
+    pthread_mutex_lock(&grow_mu_);
+    pthread_mutex_lock(&mu_);
+}
 
-void Scheduler::after_fork_parent() noexcept { pthread_mutex_unlock(&mu_); }
+void Scheduler::after_fork_parent() noexcept {
+    pthread_mutex_unlock(&mu_);
+    pthread_mutex_unlock(&grow_mu_);
+}
 
 void Scheduler::after_fork_child() noexcept {
     // Only the forking thread exists.  It holds mu_ (before_fork()) and
@@ -488,6 +496,7 @@ void Scheduler::after_fork_child() noexcept {
     // condition variables are re-made rather than trusted: waiters of the
     // parent that do not exist here may be counted in them.
     pthread_mutex_unlock(&mu_);
+    pthread_mutex_unlock(&grow_mu_);
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
