@@ -130,6 +130,9 @@ void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
     size_t heap_size = heap_.room_size();
     Registry::Room reg_room;
     std::vector<HeapEntry> heap_room;
+    // grow_mu_ is held until the new arrays are installed and the old
+    // ones freed: a fork never finds them held only by this thread's
+    // locals (the child would have lost them).  Order: grow_mu_, then mu_.
     pthread_mutex_unlock(&mu_);
     pthread_mutex_lock(&grow_mu_);
     try {
@@ -137,17 +140,16 @@ void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
         if (heap) TimerHeap::make_room(heap_room, heap_size);
     } catch (...) {
     }
-    pthread_mutex_unlock(&grow_mu_);
     pthread_mutex_lock(&mu_);
     reg_.adopt_room(reg_room);
     if (heap) heap_.adopt_room(heap_room);
-    if (!reg_room.chunk && reg_room.slots.empty() && heap_room.capacity() == 0) return;
-    pthread_mutex_unlock(&mu_);   // the old arrays (or unused new ones) go
-    pthread_mutex_lock(&grow_mu_);
-    reg_room = Registry::Room{};
-    std::vector<HeapEntry>().swap(heap_room);
-    pthread_mutex_unlock(&grow_mu_);
-    pthread_mutex_lock(&mu_);
+    if (reg_room.chunk || !reg_room.slots.empty() || heap_room.capacity() != 0) {
+        pthread_mutex_unlock(&mu_);   // the old arrays (or unused new ones) go
+        reg_room = Registry::Room{};
+        std::vector<HeapEntry>().swap(heap_room);
+        pthread_mutex_lock(&mu_);
+    }
+    pthread_mutex_unlock(&grow_mu_);   // still holding mu_: the caller goes on
 }
 
 int Scheduler::adopt_owned(struct data *d) noexcept {
