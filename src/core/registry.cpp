@@ -53,11 +53,12 @@ void Registry::rehash_into(std::vector<uint32_t> &fresh) noexcept {
     }
 }
 
-void Registry::make_room(Room &room, bool chunk, size_t slots_cap) {
+void Registry::make_room(Room &room) {
     // Both are written here (zeroed): the page faults of first touch
-    // happen now, not under the lock.
-    if (chunk) room.chunk = std::make_unique<Record[]>(kChunkSize);
-    if (slots_cap) room.slots.assign(slots_cap, 0);
+    // happen now, not under the lock.  A change meanwhile is caught by
+    // adopt_room().
+    if (room.chunk_wanted) room.chunk = std::make_unique<Record[]>(kChunkSize);
+    if (room.slots_wanted) room.slots.assign(room.slots_wanted, 0);
 }
 
 void Registry::adopt_room(Room &room) noexcept {
@@ -72,13 +73,13 @@ void Registry::adopt_room(Room &room) noexcept {
         } catch (...) {
         }
     }
-    if (!room.slots.empty() && (count_ + 1) * 2 > slots_.size() && room.slots.size() == slots_.size() * 2)
+    if (!room.slots.empty() && index_full() && room.slots.size() == slots_.size() * 2)
         rehash_into(room.slots);
 }
 
 uint32_t Registry::insert(struct data *key) {
     // Make room first so that a failure leaves everything unchanged.
-    if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+    if (index_full()) rehash(slots_.size() * 2);
     uint32_t idx = free_;
     if (idx) {
         free_ = at(idx).link;

@@ -76,16 +76,21 @@ public:
     // touched by the caller without the scheduler lock (see
     // Scheduler::make_room), then installed under it.
     struct Room {
+        bool chunk_wanted = false;
+        size_t slots_wanted = 0;
         std::unique_ptr<Record[]> chunk;
         std::vector<uint32_t> slots;   // after adopt_room: the old index, to free unlocked
     };
-    // What one more insert() needs: a chunk, and/or an index of `*slots_cap`.
-    bool room_needed(bool *chunk, size_t *slots_cap) const noexcept {
-        *chunk = chunk_needed();
-        *slots_cap = (count_ + 1) * 2 > slots_.size() ? slots_.size() * 2 : 0;
-        return *chunk || *slots_cap;
+    // Whether one more insert() would allocate: a chunk, or a larger index.
+    bool room_needed() const noexcept { return chunk_needed() || index_full(); }
+    // Under the lock: what to make.  make_room() then makes it without.
+    Room plan_room() const noexcept {
+        Room r;
+        r.chunk_wanted = chunk_needed();
+        r.slots_wanted = index_full() ? slots_.size() * 2 : 0;
+        return r;
     }
-    static void make_room(Room &room, bool chunk, size_t slots_cap);   // may throw
+    static void make_room(Room &room);   // may throw
     void adopt_room(Room &room) noexcept;   // installs what is still needed
 
     // fork child: forget every record that `keep` rejects.
@@ -104,6 +109,7 @@ private:
     bool chunk_needed() const noexcept {
         return free_ == 0 && (next_ >> kChunkBits) >= chunks_.size();
     }
+    bool index_full() const noexcept { return (count_ + 1) * 2 > slots_.size(); }
     void rehash(size_t new_cap);
     void rehash_into(std::vector<uint32_t> &fresh) noexcept;   // fresh: zeroed; gets the old
     void index_put(uint32_t idx) noexcept;

@@ -125,10 +125,10 @@ Scheduler::Scheduler() {
 // when every allocation was under mu_.  An allocator without fork
 // handlers (GCC 12's libasan is one) would otherwise leave its lock held
 // in the child, whose first arm then hangs (contract-fork did, under ASan).
-void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
-    bool heap = heap_.full();
+void Scheduler::grow_unlocked(bool push) noexcept {
+    bool heap = push && heap_.full();
     size_t heap_size = heap_.room_size();
-    Registry::Room reg_room;
+    Registry::Room reg_room = reg_.plan_room();
     std::vector<HeapEntry> heap_room;
     // grow_mu_ is held until the new arrays are installed and the old
     // ones freed: a fork never finds them held only by this thread's
@@ -136,7 +136,7 @@ void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
     pthread_mutex_unlock(&mu_);
     pthread_mutex_lock(&grow_mu_);
     try {
-        Registry::make_room(reg_room, chunk, slots);
+        Registry::make_room(reg_room);
         if (heap) TimerHeap::make_room(heap_room, heap_size);
     } catch (...) {
     }
@@ -154,7 +154,7 @@ void Scheduler::grow_unlocked(bool chunk, size_t slots) noexcept {
 
 int Scheduler::adopt_owned(struct data *d) noexcept {
     pthread_mutex_lock(&mu_);
-    make_room();
+    make_room(false);   // a record, no heap entry
     int rc = 0;
     try {
         uint32_t idx = reg_.insert(d);
@@ -179,7 +179,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             return rc;
         }
     }
-    make_room();
+    make_room(true);
     uint32_t idx = reg_.find(d);
     bool queued = true;
     try {

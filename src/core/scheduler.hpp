@@ -116,13 +116,12 @@ private:
     bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
     bool follower_in_callback(const Ctx *except) const noexcept;
     int start_threads() noexcept;           // first arm, or after fork
-    // Before an insert: grow the tables with memory made without mu_.
-    void make_room() noexcept {
-        bool chunk;
-        size_t slots;
-        if (reg_.room_needed(&chunk, &slots) || heap_.full()) grow_unlocked(chunk, slots);
+    // Before an insert (and a heap push, if `push`): grow the tables with
+    // memory made without mu_.
+    void make_room(bool push) noexcept {
+        if (reg_.room_needed() || (push && heap_.full())) grow_unlocked(push);
     }
-    void grow_unlocked(bool chunk, size_t slots) noexcept;   // drops and retakes mu_
+    void grow_unlocked(bool push) noexcept;   // drops and retakes mu_
     int spawn(bool clock) noexcept;
     bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;
     Ctx *runner_of(uint32_t idx) const noexcept;
