@@ -3,7 +3,9 @@
 # threads, 100 intervals of 1-1000 ms, a bsleep loop, a fork every 10 s
 # (60 s in runs of an hour or more), SIGSTOP/SIGCONT now and then) for
 # SECONDS; samples RSS, fds, kernel timers and library threads and reports
-# the RSS slope.  Exits 1 if an invariant broke.
+# the RSS slope; each new RSS high after warm-up lists the mappings whose
+# Rss changed (heap, arena, stack, library pages).  Exits 1 if an
+# invariant broke.
 #   sh tests/reliability/run-soak.sh BUILD_DIR [SECONDS]
 # (make soak: BUILD_DIR = build, SECONDS = DURATION, default 600.)
 set -u

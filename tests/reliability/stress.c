@@ -22,6 +22,7 @@
 #include "rel.h"
 
 #include <errno.h>
+#include <malloc.h> /* mallinfo2 */
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -558,6 +559,56 @@ static void *soak_sleeper(void *arg) {
     return NULL;
 }
 
+/* Where an RSS step lands: the Rss of every mapping of /proc/self/smaps,
+ * so that a step can be diffed against the previous sample (heap, an
+ * arena, a thread stack, a library's data) instead of guessed at. */
+struct soak_map {
+    unsigned long lo;
+    long rss_kib;
+    char name[48];
+};
+#define SOAK_MAPS 1024
+
+static int soak_read_maps(struct soak_map *m) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return 0;
+    char line[512];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        long kib;
+        char name[48] = "";
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %47[^\n]", &lo, &hi, name) >= 2) {
+            if (++n >= SOAK_MAPS) break;
+            m[n] = (struct soak_map){ .lo = lo };
+            snprintf(m[n].name, sizeof m[n].name, "%s", name[0] ? name : "[anon]");
+        } else if (n >= 0 && n < SOAK_MAPS && sscanf(line, "Rss: %ld kB", &kib) == 1) {
+            m[n].rss_kib = kib;
+        }
+    }
+    fclose(f);
+    return n + 1 > SOAK_MAPS ? SOAK_MAPS : n + 1;
+}
+
+/* Print the mappings whose Rss changed between two samples. */
+static void soak_diff_maps(const struct soak_map *a, int na, const struct soak_map *b, int nb) {
+    for (int j = 0; j < nb; j++) {
+        long before = 0;
+        for (int i = 0; i < na; i++)
+            if (a[i].lo == b[j].lo) before = a[i].rss_kib;
+        if (b[j].rss_kib != before)
+            fprintf(stderr, "soak:   %012lx %-40s %+ld KiB (%ld)\n", b[j].lo, b[j].name, b[j].rss_kib - before,
+                    b[j].rss_kib);
+    }
+    for (int i = 0; i < na; i++) {
+        int gone = 1;
+        for (int j = 0; j < nb; j++)
+            if (a[i].lo == b[j].lo) gone = 0;
+        if (gone && a[i].rss_kib)
+            fprintf(stderr, "soak:   %012lx %-40s unmapped (-%ld KiB)\n", a[i].lo, a[i].name, a[i].rss_kib);
+    }
+}
+
 static int mode_soak(int argc, char **argv) {
     int secs = argc > 0 ? atoi(argv[0]) : 600;
     int sample_every = secs >= 600 ? 10 : 2;
@@ -578,6 +629,10 @@ static int mode_soak(int argc, char **argv) {
     uint64_t t0 = mt_now_ns();
     int k = 0, forks = 0, fork_fail = 0;
     int next_fork = fork_every;
+    static struct soak_map maps[2][SOAK_MAPS];
+    int nmaps[2] = { 0, 0 }, cur = 0;
+    double rss_peak = 0;
+    size_t inuse_peak = 0;
     for (int s = 0; s <= secs; s += sample_every) {
         mt_sleep_until_ns(t0 + (uint64_t)s * 1000000000ull);
         ts[k] = s;
@@ -590,8 +645,22 @@ static int mode_soak(int argc, char **argv) {
             if (kt > kt_max) kt_max = kt;
         }
         if (th > th_max) th_max = th;
-        fprintf(stderr, "soak: t=%4d s rss=%6.0f KiB fds=%d kernel_timers=%d library_threads=%d\n", s, rss[k], f,
-                kt, th);
+        struct mallinfo2 mi = mallinfo2();
+        size_t inuse = mi.uordblks + mi.hblkhd;
+        fprintf(stderr,
+                "soak: t=%4d s rss=%6.0f KiB fds=%d kernel_timers=%d library_threads=%d malloc_in_use=%zu "
+                "malloc_system=%zu malloc_mmapped=%zu\n",
+                s, rss[k], f, kt, th, inuse, mi.arena, mi.hblkhd);
+        /* after warm-up, say what a new RSS or heap high-water mark was */
+        nmaps[cur] = soak_read_maps(maps[cur]);
+        if (s >= (secs >= 6000 ? 600 : secs / 10) && rss[k] > rss_peak) {
+            fprintf(stderr, "soak: new RSS high at t=%d s: %.0f -> %.0f KiB (malloc in use: peak %zu, now %zu B)\n",
+                    s, rss_peak, rss[k], inuse_peak, inuse);
+            soak_diff_maps(maps[!cur], nmaps[!cur], maps[cur], nmaps[cur]);
+        }
+        if (rss[k] > rss_peak) rss_peak = rss[k];
+        if (inuse > inuse_peak) inuse_peak = inuse;
+        cur = !cur;
         k++;
         if (s >= next_fork && !rel_skip_fork()) {   /* FLT-06a under load */
             next_fork += fork_every;
