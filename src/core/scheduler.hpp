@@ -56,6 +56,7 @@ struct Ctx {
     uint64_t mark = 0;          // dispatched_ when it began watching
     uint64_t clock_mark = 0;    // clock_dispatched_ then
     uint64_t clock_seen = 0;    // clock_dispatched_ when it took its timer
+    bool covering = false;      // took it for a clock thread left without a CPU
 };
 
 class Scheduler {

@@ -391,9 +391,12 @@ void Scheduler::follower_main(Ctx *self) {
             // starved CPU the backlog would grow meanwhile.  If the clock
             // thread has moved on, the backlog is its own: two threads
             // taking turns at the lock for it would only slow it down.
-            if (clock_busy_ && clock_dispatched_ == self->clock_seen &&
+            // The same holds while this thread covers for a clock thread
+            // without a CPU (standby_wait).
+            if ((clock_busy_ || self->covering) && clock_dispatched_ == self->clock_seen &&
                 (idx = pop_due(self, now_ns())) != 0)
                 break;
+            self->covering = false;
             // While timers are armed one follower patrols as the standby;
             // if there is none, this one takes it.
             if (!standby_ && armed_ != 0) {
@@ -442,7 +445,10 @@ void Scheduler::follower_main(Ctx *self) {
 //    callback (the followers that helped went idle: nobody else will come
 //    back for the timer).  While others make progress it leaves due timers
 //    to them and looks again after kBacklogGrace, so threads grow with
-//    blocked callbacks, not with load.
+//    blocked callbacks, not with load;
+//  - a timer is kSignalBackstop overdue with the clock thread in no
+//    callback and no callback started since it last looked: the kernel
+//    left the clock thread without a CPU, and it serves the due timers.
 // Returns true when it should take the earliest timer now; false after a
 // wait (the caller re-evaluates).
 bool Scheduler::standby_wait(Ctx *self) noexcept {
@@ -452,6 +458,18 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
         (self->mark == dispatched_ ||
          (self->clock_mark == clock_dispatched_ && !follower_in_callback(self)))) {
         self->watching = false;
+        return true;
+    }
+    // The clock thread is in no callback, yet a timer is kSignalBackstop
+    // overdue and nobody started a callback since this thread last looked:
+    // the clock thread has no CPU (a nice 19 process beside busy ones: the
+    // kernel runs a thread that used CPU only after the others caught up).
+    // This thread got one: it serves the due timers until the clock thread
+    // dispatches again.
+    if (!clock_busy_ && top != kNever && now - top >= kSignalBackstop && self->watching &&
+        self->mark == dispatched_) {
+        self->watching = false;
+        self->covering = true;
         return true;
     }
     self->watching = true;

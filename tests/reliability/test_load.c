@@ -14,6 +14,8 @@
 #include "rel.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +182,146 @@ static void test_LOAD07_standby_not_woken_per_callback(void **state) {
     MT_ASSERT_UCMP(10 * (c1 - c0), <=, 26ull * (unsigned long long)n);   /* 2.6 per expiration */
 }
 
+/* ---- LOAD-04 (#6): a clock thread left without a CPU is covered ----
+ *
+ * At nice 19 beside busy processes the kernel can leave the clock thread
+ * runnable but unscheduled for hundreds of ms, outside any callback,
+ * while the standby follower still gets a CPU.  The standby then serves
+ * the due timers once one is kSignalBackstop (5 ms) overdue and no
+ * callback started meanwhile.  Made deterministic here: the clock thread
+ * is pinned to a CPU that a SCHED_FIFO thread keeps busy for 600 ms, the
+ * followers and this thread to another.  Before the standby covered, the
+ * one-shot came when the spinner stopped (>= 550 ms late). */
+struct l4c_tasks {
+    pid_t clock;
+    pid_t followers[64];
+    int nf;
+};
+static int l4c_collect(pid_t tid, const char *comm, void *arg) {
+    struct l4c_tasks *t = arg;
+    if (strcmp(comm, "mockit-clock") == 0) t->clock = tid;
+    else if (strcmp(comm, "mockit-cb") == 0 && t->nf < 64) t->followers[t->nf++] = tid;
+    return 0;
+}
+static char l4c_state(pid_t tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');   /* comm may hold spaces */
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+static atomic_int l4c_spinning, l4c_stop;
+static void *l4c_spin(void *arg) {
+    (void)arg;
+    atomic_store(&l4c_spinning, 1);
+    uint64_t until = mt_now_ns() + 600 * MT_NS_PER_MS;
+    while (!atomic_load(&l4c_stop) && mt_now_ns() < until) {}
+    return NULL;
+}
+static _Atomic uint64_t l4c_shot_at;
+static void *l4c_shot_cb(void *arg) {
+    (void)arg;
+    atomic_store(&l4c_shot_at, mt_now_ns());
+    return NULL;
+}
+
+static atomic_int l4c_block_in, l4c_block_out;
+static void *l4c_block_cb(void *arg) {
+    (void)arg;
+    atomic_store(&l4c_block_in, 1);
+    mt_sleep_ms(100);
+    atomic_store(&l4c_block_out, 1);
+    return NULL;
+}
+
+static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
+    (void)state;
+    cpu_set_t all, on_a, on_b;
+    if (mt_under_valgrind() || sched_getaffinity(0, sizeof all, &all) || CPU_COUNT(&all) < 2) {
+        print_message("# needs two CPUs and real threads (not valgrind's)\n");
+        skip();
+    }
+    int a = -1, b = -1;
+    for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+        if (CPU_ISSET(c, &all)) { if (a < 0) a = c; else b = c; }
+    CPU_ZERO(&on_a);
+    CPU_SET(a, &on_a);
+    CPU_ZERO(&on_b);
+    CPU_SET(b, &on_b);
+    /* The standby must be waiting for the one-shot's deadline when the
+     * clock thread loses its CPU.  A far timer keeps a standby (LOAD-07b);
+     * a callback on the clock thread names it; the one-shot armed while
+     * that callback runs sets the standby's wait to its deadline. */
+    static struct data far, blocker, shot;
+    far = (struct data){ .cb = hz_cb };
+    blocker = (struct data){ .cb = l4c_block_cb };
+    shot = (struct data){ .cb = l4c_shot_cb };
+    atomic_store(&l4c_block_in, 0);
+    atomic_store(&l4c_block_out, 0);
+    atomic_store(&l4c_shot_at, 0);
+    assert_int_equal(0, Mockit_oneoff(3600000, &far));
+    assert_int_equal(0, Mockit_oneoff(1, &blocker));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&l4c_block_in), 3000));
+    uint64_t due = mt_now_ns() + 300 * MT_NS_PER_MS;
+    assert_int_equal(0, Mockit_oneoff(300, &shot));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&l4c_block_out), 3000));
+    mt_sleep_ms(20);   /* the clock thread back in its wait for the one-shot */
+    struct l4c_tasks t = { 0 };
+    mt_foreach_task(l4c_collect, &t);
+    assert_true(t.clock > 0);
+    MT_ASSERT_CMP(t.nf, >=, 1);
+    assert_int_equal(0, sched_setaffinity(t.clock, sizeof on_a, &on_a));
+    for (int i = 0; i < t.nf; i++) assert_int_equal(0, sched_setaffinity(t.followers[i], sizeof on_b, &on_b));
+    assert_int_equal(0, sched_setaffinity(0, sizeof on_b, &on_b));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+    struct sched_param sp = { .sched_priority = 1 };
+    pthread_attr_setschedparam(&attr, &sp);
+    pthread_attr_setaffinity_np(&attr, sizeof on_a, &on_a);
+    pthread_t spinner;
+    atomic_store(&l4c_spinning, 0);
+    atomic_store(&l4c_stop, 0);
+    int rc = pthread_create(&spinner, &attr, l4c_spin, NULL);
+    pthread_attr_destroy(&attr);
+    char clock_state = '?';
+    if (rc == 0) {
+        while (!atomic_load(&l4c_spinning)) mt_sleep_ms(1);
+        /* asleep, not preempted inside the lock (that stalls everyone:
+         * mockit(3) CAVEATS, and is not what this test is about) */
+        clock_state = l4c_state(t.clock);
+        MT_WAIT_UNTIL(atomic_load(&l4c_shot_at) != 0, 2000);
+        atomic_store(&l4c_stop, 1);
+        pthread_join(spinner, NULL);
+    }
+    /* put every thread back where it may run */
+    sched_setaffinity(0, sizeof all, &all);
+    struct l4c_tasks t2 = { 0 };
+    mt_foreach_task(l4c_collect, &t2);
+    if (t2.clock > 0) sched_setaffinity(t2.clock, sizeof all, &all);
+    for (int i = 0; i < t2.nf; i++) sched_setaffinity(t2.followers[i], sizeof all, &all);
+    MT_WAIT_UNTIL(atomic_load(&l4c_shot_at) != 0, 2000);
+    assert_int_equal(0, Mockit_destroy(&far));
+    if (rc == EPERM) {
+        print_message("# no SCHED_FIFO thread allowed here\n");
+        skip();
+    }
+    assert_int_equal(0, rc);
+    uint64_t at = atomic_load(&l4c_shot_at);
+    assert_true(at != 0);
+    assert_true(at >= due);
+    print_message("# one-shot %.1f ms late while the clock thread (state %c) had no CPU\n", (double)(at - due) / 1e6,
+                  clock_state);
+    MT_ASSERT_CMP(clock_state, ==, 'S');
+    MT_ASSERT_UCMP(at - due, <, 150 * MT_NS_PER_MS);
+}
+
 static const struct rel_child children[] = {
     { "load06a", child_load06a },
     { NULL, NULL },
@@ -193,6 +335,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD06b_grown_pool_sleeps_after_destroy_all),
         MT_TEST(test_LOAD07_no_thundering_herd),
         MT_TEST(test_LOAD07_standby_not_woken_per_callback),
+        MT_TEST(test_LOAD04_issue6_starved_clock_thread_is_covered),
     };
     return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
 }
