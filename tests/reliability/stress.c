@@ -12,6 +12,10 @@
  *                                     once beside a 10 ms interval
  *   rel-stress load04 SECONDS HOGS    LOAD-04: TIM-01/03/05 at nice 19 beside
  *                                     HOGS busy processes
+ *   rel-stress lockwait SECONDS HOGS arm|spin
+ *                                     LOAD-04 diagnosis: lock waits while a
+ *                                     nice 19 thread arms and destroys in a
+ *                                     loop (arm) or only burns CPU (spin)
  *   rel-stress soak SECONDS           LOAD-05 (shortened): mixed workload,
  *                                     resources sampled, RSS slope
  *   rel-stress tim0203 SECONDS FAR    TIM-02/03 long forms: a 10 ms interval
@@ -410,11 +414,10 @@ static int l4_cpu_add(pid_t tid, const char *comm, void *arg) {
     return 0;
 }
 
-static int mode_load04(int argc, char **argv) {
-    int secs = argc > 0 ? atoi(argv[0]) : 60;
-    int hogs = argc > 1 ? atoi(argv[1]) : 4;
-    pid_t hog[64];
-    for (int h = 0; h < hogs && h < 64; h++) {
+/* HOGS busy child processes for about SECS, then this process at nice 19 */
+static int l4_hogs_start(pid_t *hog, int hogs, int secs) {
+    if (hogs > 64) hogs = 64;
+    for (int h = 0; h < hogs; h++) {
         hog[h] = fork();
         if (hog[h] == 0) {
             volatile unsigned long x = 0;
@@ -423,6 +426,19 @@ static int mode_load04(int argc, char **argv) {
         }
     }
     setpriority(PRIO_PROCESS, 0, 19);
+    return hogs;
+}
+static void l4_hogs_stop(const pid_t *hog, int hogs) {
+    for (int h = 0; h < hogs; h++) {
+        kill(hog[h], SIGKILL);
+        waitpid(hog[h], NULL, 0);
+    }
+}
+
+static int mode_load04(int argc, char **argv) {
+    int secs = argc > 0 ? atoi(argv[0]) : 60;
+    pid_t hog[64];
+    int hogs = l4_hogs_start(hog, argc > 1 ? atoi(argv[1]) : 4, secs);
     static struct data tick, slow;
     tick = (struct data){ .cb = l4_tick_cb };
     slow = (struct data){ .cb = l4_slow_cb };
@@ -468,10 +484,7 @@ static int mode_load04(int argc, char **argv) {
     uint64_t t_end = mt_now_ns();
     Mockit_destroy(&tick);
     Mockit_destroy(&slow);
-    for (int h = 0; h < hogs && h < 64; h++) {
-        kill(hog[h], SIGKILL);
-        waitpid(hog[h], NULL, 0);
-    }
+    l4_hogs_stop(hog, hogs);
     int early = 0, missing = 0, multi = 0;
     static uint64_t late[L4_SHOTS];
     for (int i = 0; i < L4_SHOTS; i++) {
@@ -543,6 +556,88 @@ static int mode_load04(int argc, char **argv) {
     CHECK(gs.calls > 1 && want >= 9 && l4s_ticks[1].ov >= want - 1 && l4s_ticks[1].ov <= want_hi + 1,
           "TIM-05 overrun after the 1 s block: %d, expected %ld..%ld +-1", gs.calls > 1 ? l4s_ticks[1].ov : -1,
           want, want_hi);
+    return 0;
+}
+
+/* ---- LOAD-04 diagnosis: lock-holder preemption ----
+ *
+ * At nice 19 beside HOGS busy processes, one thread arms 10,000 far
+ * one-shots and destroys them, in a loop (mode arm), or burns the same CPU
+ * without the library (mode spin).  Two threads wake every 10 ms: "lock"
+ * then calls Mockit_destroy on a struct the library does not know (it
+ * takes the scheduler lock and returns EINVAL), "plain" does nothing.  The
+ * lock call's time is the wait for a lock holder the kernel preempted
+ * (mockit(3) CAVEATS); "plain" is the kernel's own wake-up lateness. */
+#define LW_MAX 20000
+struct lw_log { uint64_t wake[LW_MAX], call[LW_MAX]; int n, use_lib; };
+static struct lw_log lw_lock = { .use_lib = 1 }, lw_plain;
+static atomic_int lw_stop;
+static void *lw_sleeper(void *arg) {
+    struct lw_log *l = arg;
+    struct data unknown = { .cb = never_cb };
+    uint64_t due = mt_now_ns();
+    while (!atomic_load(&lw_stop) && l->n < LW_MAX) {
+        due += 10 * MT_NS_PER_MS;
+        mt_sleep_until_ns(due);
+        uint64_t t = mt_now_ns(), c = 0;
+        if (l->use_lib) {
+            (void)Mockit_destroy(&unknown);   /* EINVAL, after the lock */
+            c = mt_now_ns() - t;
+        }
+        l->wake[l->n] = t - due;
+        l->call[l->n++] = c;
+    }
+    return NULL;
+}
+static void lw_print(const char *name, uint64_t *v, int n) {
+    if (n <= 0) return;
+    qsort(v, (size_t)n, sizeof *v, cmp_u64);
+    printf("lockwait.%s_ms: p50 %.3f p99 %.1f max %.1f\n", name, v[n / 2] / 1e6, v[n * 99 / 100] / 1e6,
+           v[n - 1] / 1e6);
+}
+
+static int mode_lockwait(int argc, char **argv) {
+    int secs = argc > 0 ? atoi(argv[0]) : 30;
+    int arm = !(argc > 2 && strcmp(argv[2], "spin") == 0);
+    pid_t hog[64];
+    int hogs = l4_hogs_start(hog, argc > 1 ? atoi(argv[1]) : 4, secs);
+    enum { N = 10000 };
+    static struct data d[N];
+    static struct data first;
+    first = (struct data){ .cb = never_cb };
+    Mockit_oneoff(3600000, &first);   /* the scheduler exists, the tables grown: */
+    for (int i = 0; i < N; i++) {
+        d[i].cb = never_cb;
+        Mockit_oneoff(3600000, &d[i]);
+    }
+    for (int i = 0; i < N; i++) Mockit_destroy(&d[i]);   /* no growth in the loop */
+    pthread_t a, b;
+    mt_thread_start(&a, "mt-lockwait", lw_sleeper, &lw_lock);
+    mt_thread_start(&b, "mt-plainwait", lw_sleeper, &lw_plain);
+    uint64_t seed = mt_seed(), end = mt_now_ns() + (uint64_t)secs * 1000 * MT_NS_PER_MS;
+    volatile uint64_t sink = 0;
+    long rounds = 0;
+    while (mt_now_ns() < end) {
+        for (int i = 0; i < N; i++) {
+            uint32_t ms = 1000000 + mt_rand_below(&seed, 60000);
+            if (arm) Mockit_oneoff(ms, &d[i]);
+            else sink += ms * mt_now_ns();
+        }
+        for (int i = 0; i < N; i++) {
+            if (arm) Mockit_destroy(&d[i]);
+            else sink += mt_now_ns();
+        }
+        rounds++;
+    }
+    atomic_store(&lw_stop, 1);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    Mockit_destroy(&first);
+    l4_hogs_stop(hog, hogs);
+    printf("lockwait.mode: %s\nlockwait.seconds: %d\nlockwait.hogs: %d\nlockwait.rounds: %ld\n",
+           arm ? "arm" : "spin", secs, hogs, rounds);
+    lw_print("lock_call", lw_lock.call, lw_lock.n);
+    lw_print("plain_wake", lw_plain.wake, lw_plain.n);
     return 0;
 }
 
@@ -838,14 +933,14 @@ static int mode_tim0203(int argc, char **argv) {
 
 static const struct rel_child modes[] = {
     { "life07", mode_life07 }, { "load01", mode_load01 }, { "load02", mode_load02 },
-    { "load03", mode_load03 }, { "load04", mode_load04 }, { "soak", mode_soak },
+    { "load03", mode_load03 }, { "load04", mode_load04 }, { "lockwait", mode_lockwait }, { "soak", mode_soak },
     { "tim0203", mode_tim0203 },
     { NULL, NULL },
 };
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s life07|load01|load02|load03|load04|soak|tim0203 [ARGS...]\n", argv[0]);
+        fprintf(stderr, "usage: %s life07|load01|load02|load03|load04|lockwait|soak|tim0203 [ARGS...]\n", argv[0]);
         return 2;
     }
     mt_watchdog_arm(argc > 2 && (strcmp(argv[1], "soak") == 0 || strcmp(argv[1], "tim0203") == 0)
