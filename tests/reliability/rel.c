@@ -55,6 +55,13 @@ long rel_rss_kb(void) {
     return p ? atol(p + 7) : -1;
 }
 
+long rel_rss_anon_kb(void) {
+    char buf[4096];
+    if (read_file("/proc/self/status", buf, sizeof buf) < 0) return -1;
+    char *p = strstr(buf, "\nRssAnon:");
+    return p ? atol(p + 9) : -1;
+}
+
 struct ctxsw { unsigned long long sum; int threads; };
 
 static int add_ctxsw(pid_t tid, const char *comm, void *arg) {

@@ -22,6 +22,7 @@ int rel_fd_count(void);                 /* entries of /proc/self/fd */
  * -1 when the kernel does not provide the file */
 int rel_ktimer_count(void);
 long rel_rss_kb(void);                  /* VmRSS of /proc/self/status */
+long rel_rss_anon_kb(void);             /* RssAnon: the part a leak grows */
 /* voluntary + nonvoluntary context switches summed over the threads whose
  * comm starts with "mockit"; *threads (if not NULL) gets their number */
 unsigned long long rel_lib_ctxsw(int *threads);

@@ -744,6 +744,16 @@ static void soak_diff_maps(const struct soak_map *a, int na, const struct soak_m
     }
 }
 
+/* least-squares slope of y over t, samples from..k-1 */
+static double soak_slope(const double *t, const double *y, int from, int k) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int m = 0;
+    for (int i = from; i < k; i++, m++) {
+        sx += t[i]; sy += y[i]; sxx += t[i] * t[i]; sxy += t[i] * y[i];
+    }
+    return m > 1 ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0;
+}
+
 static int mode_soak(int argc, char **argv) {
     int secs = argc > 0 ? atoi(argv[0]) : 600;
     int sample_every = secs >= 600 ? 10 : 2;
@@ -760,6 +770,7 @@ static int mode_soak(int argc, char **argv) {
     mt_thread_start(&st, "mt-soak-sleep", soak_sleeper, NULL);
     int nsamples = secs / sample_every + 1;
     double *ts = calloc((size_t)nsamples, sizeof *ts), *rss = calloc((size_t)nsamples, sizeof *rss);
+    double *anon = calloc((size_t)nsamples, sizeof *anon);
     int fds_min = 1 << 30, fds_max = 0, kt_min = 1 << 30, kt_max = 0, th_max = 0;
     uint64_t t0 = mt_now_ns();
     int k = 0, forks = 0, fork_fail = 0;
@@ -772,6 +783,7 @@ static int mode_soak(int argc, char **argv) {
         mt_sleep_until_ns(t0 + (uint64_t)s * 1000000000ull);
         ts[k] = s;
         rss[k] = (double)rel_rss_kb();
+        anon[k] = (double)rel_rss_anon_kb();
         int f = rel_fd_count(), kt = rel_ktimer_count(), th = mt_lib_threads(NULL);
         if (s >= sample_every * 2) {   /* after warm-up */
             if (f < fds_min) fds_min = f;
@@ -783,9 +795,9 @@ static int mode_soak(int argc, char **argv) {
         struct mallinfo2 mi = mallinfo2();
         size_t inuse = mi.uordblks + mi.hblkhd;
         fprintf(stderr,
-                "soak: t=%4d s rss=%6.0f KiB fds=%d kernel_timers=%d library_threads=%d malloc_in_use=%zu "
-                "malloc_system=%zu malloc_mmapped=%zu\n",
-                s, rss[k], f, kt, th, inuse, mi.arena, mi.hblkhd);
+                "soak: t=%4d s rss=%6.0f KiB anon=%5.0f KiB fds=%d kernel_timers=%d library_threads=%d "
+                "malloc_in_use=%zu malloc_system=%zu malloc_mmapped=%zu\n",
+                s, rss[k], anon[k], f, kt, th, inuse, mi.arena, mi.hblkhd);
         /* after warm-up, say what a new RSS or heap high-water mark was */
         nmaps[cur] = soak_read_maps(maps[cur]);
         if (s >= (secs >= 6000 ? 600 : secs / 10) && rss[k] > rss_peak) {
@@ -824,12 +836,12 @@ static int mode_soak(int argc, char **argv) {
      * or more (the catalogue's LOAD-05 criterion), else after the first
      * tenth of the run */
     int from = secs >= 7200 ? 3600 / sample_every : k / 10;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int m = 0;
-    for (int i = from; i < k; i++, m++) {
-        sx += ts[i]; sy += rss[i]; sxx += ts[i] * ts[i]; sxy += ts[i] * rss[i];
-    }
-    double slope = m > 1 ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0;   /* KiB per s */
+    double slope = soak_slope(ts, rss, from, k);   /* KiB per s */
+    /* RssAnon beside it: RSS also grows by first touches of file pages
+     * (code run for the first time) and of the vDSO, which no leak makes */
+    double slope_anon = soak_slope(ts, anon, from, k);
+    printf("soak.rss_anon_kib: %.0f -> %.0f\nsoak.rss_anon_slope_kib_per_hour: %.1f\n", anon[0], anon[k - 1],
+           slope_anon * 3600);
     printf("soak.seconds: %d\nsoak.samples: %d\nsoak.rss_kib: %.0f -> %.0f\nsoak.rss_slope_kib_per_hour: %.1f\n"
            "soak.fds: %d..%d\nsoak.kernel_timers: %d..%d\nsoak.max_library_threads: %d\nsoak.forks: %d (%d failed)\n"
            "soak.early: %d\nsoak.overlaps: %d\n",
