@@ -48,19 +48,15 @@ int rel_ktimer_count(void) {
     return n;
 }
 
-long rel_rss_kb(void) {
-    char buf[4096];
-    if (read_file("/proc/self/status", buf, sizeof buf) < 0) return -1;
-    char *p = strstr(buf, "\nVmRSS:");
-    return p ? atol(p + 7) : -1;
+/* a "kB" field of this process's status (VmRSS, RssAnon: the mm is shared) */
+static long status_kib(const char *field) {
+    char v[64];
+    return mt_task_status_field(mt_gettid(), field, v, sizeof v) ? -1 : atol(v);
 }
 
-long rel_rss_anon_kb(void) {
-    char buf[4096];
-    if (read_file("/proc/self/status", buf, sizeof buf) < 0) return -1;
-    char *p = strstr(buf, "\nRssAnon:");
-    return p ? atol(p + 9) : -1;
-}
+long rel_rss_kb(void) { return status_kib("VmRSS"); }
+
+long rel_rss_anon_kb(void) { return status_kib("RssAnon"); }
 
 struct ctxsw { unsigned long long sum; int threads; };
 

@@ -569,29 +569,25 @@ static int mode_load04(int argc, char **argv) {
  *
  * At nice 19 beside HOGS busy processes, one thread arms 10,000 far
  * one-shots and destroys them, in a loop (mode arm), or burns the same CPU
- * without the library (mode spin).  Two threads wake every 10 ms: "lock"
+ * without the library (mode spin).  Two threads wake every 10 ms: one
  * then calls Mockit_destroy on a struct the library does not know (it
- * takes the scheduler lock and returns EINVAL), "plain" does nothing.  The
- * lock call's time is the wait for a lock holder the kernel preempted
- * (mockit(3) CAVEATS); "plain" is the kernel's own wake-up lateness. */
+ * takes the scheduler lock and returns EINVAL), the other (l4_baseline)
+ * only logs its own wake-up lateness (plain_wake).  The lock call's time
+ * is the wait for a lock holder the kernel preempted (mockit(3) CAVEATS). */
 #define LW_MAX 20000
-struct lw_log { uint64_t wake[LW_MAX], call[LW_MAX]; int n, use_lib; };
-static struct lw_log lw_lock = { .use_lib = 1 }, lw_plain;
+static uint64_t lw_call[LW_MAX];
+static int lw_n;
 static atomic_int lw_stop;
 static void *lw_sleeper(void *arg) {
-    struct lw_log *l = arg;
+    (void)arg;
     struct data unknown = { .cb = never_cb };
     uint64_t due = mt_now_ns();
-    while (!atomic_load(&lw_stop) && l->n < LW_MAX) {
+    while (!atomic_load(&lw_stop) && lw_n < LW_MAX) {
         due += 10 * MT_NS_PER_MS;
         mt_sleep_until_ns(due);
-        uint64_t t = mt_now_ns(), c = 0;
-        if (l->use_lib) {
-            (void)Mockit_destroy(&unknown);   /* EINVAL, after the lock */
-            c = mt_now_ns() - t;
-        }
-        l->wake[l->n] = t - due;
-        l->call[l->n++] = c;
+        uint64_t t = mt_now_ns();
+        (void)Mockit_destroy(&unknown);   /* EINVAL, after the lock */
+        lw_call[lw_n++] = mt_now_ns() - t;
     }
     return NULL;
 }
@@ -617,10 +613,12 @@ static int mode_lockwait(int argc, char **argv) {
         Mockit_oneoff(3600000, &d[i]);
     }
     for (int i = 0; i < N; i++) Mockit_destroy(&d[i]);   /* no growth in the loop */
-    pthread_t a, b;
-    mt_thread_start(&a, "mt-lockwait", lw_sleeper, &lw_lock);
-    mt_thread_start(&b, "mt-plainwait", lw_sleeper, &lw_plain);
     uint64_t seed = mt_seed(), end = mt_now_ns() + (uint64_t)secs * 1000 * MT_NS_PER_MS;
+    static uint64_t plain_late[LW_MAX];
+    struct l4_base plain = { end, plain_late, NULL, 0, LW_MAX };   /* the kernel's own wake-up */
+    pthread_t a, b;
+    mt_thread_start(&a, "mt-lockwait", lw_sleeper, NULL);
+    mt_thread_start(&b, "mt-baseline", l4_baseline, &plain);
     volatile uint64_t sink = 0;
     long rounds = 0;
     while (mt_now_ns() < end) {
@@ -642,8 +640,8 @@ static int mode_lockwait(int argc, char **argv) {
     l4_hogs_stop(hog, hogs);
     printf("lockwait.mode: %s\nlockwait.seconds: %d\nlockwait.hogs: %d\nlockwait.rounds: %ld\n",
            arm ? "arm" : "spin", secs, hogs, rounds);
-    lw_print("lock_call", lw_lock.call, lw_lock.n);
-    lw_print("plain_wake", lw_plain.wake, lw_plain.n);
+    lw_print("lock_call", lw_call, lw_n);
+    lw_print("plain_wake", plain_late, (int)plain.n);
     return 0;
 }
 

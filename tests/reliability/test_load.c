@@ -204,15 +204,9 @@ static int l4c_collect(pid_t tid, const char *comm, void *arg) {
     return 0;
 }
 static char l4c_state(pid_t tid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (!f) return '?';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');   /* comm may hold spaces */
-    return p && p[1] == ' ' ? p[2] : '?';
+    char st[32] = "?";
+    mt_task_status_field(tid, "State", st, sizeof st);   /* "S (sleeping)" */
+    return st[0];
 }
 
 static atomic_int l4c_spinning, l4c_stop;
@@ -227,15 +221,6 @@ static _Atomic uint64_t l4c_shot_at;
 static void *l4c_shot_cb(void *arg) {
     (void)arg;
     atomic_store(&l4c_shot_at, mt_now_ns());
-    return NULL;
-}
-
-static atomic_int l4c_block_in, l4c_block_out;
-static void *l4c_block_cb(void *arg) {
-    (void)arg;
-    atomic_store(&l4c_block_in, 1);
-    mt_sleep_ms(100);
-    atomic_store(&l4c_block_out, 1);
     return NULL;
 }
 
@@ -259,17 +244,17 @@ static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
      * that callback runs sets the standby's wait to its deadline. */
     static struct data far, blocker, shot;
     far = (struct data){ .cb = hz_cb };
-    blocker = (struct data){ .cb = l4c_block_cb };
+    blocker = (struct data){ .cb = blocker_cb };   /* blocks 50 ms */
     shot = (struct data){ .cb = l4c_shot_cb };
-    atomic_store(&l4c_block_in, 0);
-    atomic_store(&l4c_block_out, 0);
+    atomic_store(&blockers_in, 0);
+    atomic_store(&blockers_done, 0);
     atomic_store(&l4c_shot_at, 0);
     assert_int_equal(0, Mockit_oneoff(3600000, &far));
     assert_int_equal(0, Mockit_oneoff(1, &blocker));
-    assert_true(MT_WAIT_UNTIL(atomic_load(&l4c_block_in), 3000));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&blockers_in) == 1, 3000));
     uint64_t due = mt_now_ns() + 300 * MT_NS_PER_MS;
     assert_int_equal(0, Mockit_oneoff(300, &shot));
-    assert_true(MT_WAIT_UNTIL(atomic_load(&l4c_block_out), 3000));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&blockers_done) == 1, 3000));
     mt_sleep_ms(20);   /* the clock thread back in its wait for the one-shot */
     struct l4c_tasks t = { 0 };
     mt_foreach_task(l4c_collect, &t);
