@@ -107,6 +107,7 @@ soak: all
 	sh tests/reliability/run-soak.sh $(B) $(DURATION)
 
 stress: all
+	@$(DEPS) stress
 	sh tests/reliability/run-stress.sh $(B)
 
 # TIM-02/03 long forms (T3): a 10 ms interval beside a clock_nanosleep

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, and only those missing.
-# Usage: scripts/install-deps.sh build|check|demo|bench|fuzz|lint
+# Usage: scripts/install-deps.sh build|check|demo|bench|fuzz|lint|stress
 # Says what it installs; installs nothing when everything is present.
 set -eu
 
@@ -9,6 +9,7 @@ lua="lua5.1 lua5.2 lua5.3 lua5.4 luajit liblua5.1-0-dev liblua5.2-dev liblua5.3-
 check="libcmocka-dev valgrind mandoc abigail-tools python3 gdb util-linux libuv1-dev lua-luv libbenchmark-dev"
 bench="rt-tests linux-perf"
 fuzz="clang libclang-rt-14-dev"
+stress="stress-ng"
 lint="cppcheck clang-tidy-14"
 
 case "${1:-build}" in
@@ -18,7 +19,8 @@ case "${1:-build}" in
   bench) want="$build $lua $check $bench" ;;
   fuzz)  want="$build $check $fuzz" ;;
   lint)  want="$build $check $lint" ;;
-  *) echo "usage: $0 build|check|demo|bench|fuzz|lint" >&2; exit 2 ;;
+  stress) want="$build $check $stress" ;;
+  *) echo "usage: $0 build|check|demo|bench|fuzz|lint|stress" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -11,7 +11,8 @@
  *   rel-stress load03 BLOCKERS        LOAD-03: BLOCKERS 200 ms callbacks due at
  *                                     once beside a 10 ms interval
  *   rel-stress load04 SECONDS HOGS    LOAD-04: TIM-01/03/05 at nice 19 beside
- *                                     HOGS busy processes
+ *                                     stress-ng --cpu HOGS (MOCKIT_LOAD=loops:
+ *                                     HOGS busy-loop processes instead)
  *   rel-stress lockwait SECONDS HOGS arm|spin
  *                                     LOAD-04 diagnosis: lock waits while a
  *                                     nice 19 thread arms and destroys in a
@@ -25,6 +26,7 @@
  */
 #include "rel.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h> /* mallinfo2 */
 #include <math.h>
@@ -414,31 +416,96 @@ static int l4_cpu_add(pid_t tid, const char *comm, void *arg) {
     return 0;
 }
 
-/* HOGS busy child processes for about SECS, then this process at nice 19 */
-static int l4_hogs_start(pid_t *hog, int hogs, int secs) {
-    if (hogs > 64) hogs = 64;
-    for (int h = 0; h < hogs; h++) {
-        hog[h] = fork();
-        if (hog[h] == 0) {
-            volatile unsigned long x = 0;
-            alarm((unsigned)secs + 30);
-            for (;;) x++;
-        }
+/* The load of LOAD-04, as the catalogue runs it: `stress-ng --cpu HOGS`
+ * (Debian's stress-ng; `make stress` installs it), in its own process
+ * group.  Without stress-ng, or with MOCKIT_LOAD=loops, HOGS busy-loop
+ * children instead.  Then this process goes to nice 19. */
+struct l4_load {
+    pid_t pid[64];   /* stress-ng (its process group), or each busy loop */
+    int n;
+    int stress_ng;
+};
+
+static int l4_group_size(pid_t pgid) {   /* processes in a process group */
+    int n = 0;
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        char *rp = strrchr(buf, ')');   /* comm may hold spaces */
+        int pgrp;
+        if (rp && sscanf(rp + 2, "%*c %*d %d", &pgrp) == 1 && pgrp == pgid) n++;
     }
+    closedir(d);
+    return n;
+}
+
+static int l4_stress_ng(struct l4_load *L, int hogs, int secs) {
+    char cpus[16], timeout[24];
+    snprintf(cpus, sizeof cpus, "%d", hogs);
+    snprintf(timeout, sizeof timeout, "%ds", secs + 30);
+    pid_t p = fork();
+    if (p < 0) return -1;
+    if (p == 0) {
+        setpgid(0, 0);
+        execlp("stress-ng", "stress-ng", "--cpu", cpus, "--timeout", timeout, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    setpgid(p, p);   /* also here: no race with the kill in l4_load_stop */
+    /* Wait until its HOGS workers run (or it has failed to start). */
+    for (int i = 0; i < 200; i++) {
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p) return -1;   /* no stress-ng */
+        if (l4_group_size(p) >= hogs + 1) break;
+        mt_sleep_ns(10 * MT_NS_PER_MS);
+    }
+    L->pid[0] = p;
+    L->n = 1;
+    L->stress_ng = 1;
+    return 0;
+}
+
+static int l4_load_start(struct l4_load *L, const char *mode, int hogs, int secs) {
+    if (hogs > 64) hogs = 64;
+    const char *want = getenv("MOCKIT_LOAD");
+    L->n = 0;
+    L->stress_ng = 0;
+    if (hogs > 0 && !(want && strcmp(want, "loops") == 0) && l4_stress_ng(L, hogs, secs) != 0)
+        fprintf(stderr, "rel-stress: no stress-ng (make stress installs it): busy loops instead\n");
+    if (!L->stress_ng) {
+        for (int h = 0; h < hogs; h++) {
+            L->pid[h] = fork();
+            if (L->pid[h] == 0) {
+                volatile unsigned long x = 0;
+                alarm((unsigned)secs + 30);
+                for (;;) x++;
+            }
+        }
+        L->n = hogs;
+    }
+    printf("%s.load: %s, %d CPU hogs\n", mode, L->stress_ng ? "stress-ng --cpu" : "busy loops", hogs);
     setpriority(PRIO_PROCESS, 0, 19);
     return hogs;
 }
-static void l4_hogs_stop(const pid_t *hog, int hogs) {
-    for (int h = 0; h < hogs; h++) {
-        kill(hog[h], SIGKILL);
-        waitpid(hog[h], NULL, 0);
+static void l4_load_stop(const struct l4_load *L) {
+    if (L->stress_ng) kill(-L->pid[0], SIGKILL);   /* stress-ng and its workers */
+    for (int h = 0; h < L->n; h++) {
+        if (!L->stress_ng) kill(L->pid[h], SIGKILL);
+        waitpid(L->pid[h], NULL, 0);
     }
 }
 
 static int mode_load04(int argc, char **argv) {
     int secs = argc > 0 ? atoi(argv[0]) : 60;
-    pid_t hog[64];
-    int hogs = l4_hogs_start(hog, argc > 1 ? atoi(argv[1]) : 4, secs);
+    static struct l4_load load;
+    int hogs = l4_load_start(&load, "load04", argc > 1 ? atoi(argv[1]) : 4, secs);
     static struct data tick, slow;
     tick = (struct data){ .cb = l4_tick_cb };
     slow = (struct data){ .cb = l4_slow_cb };
@@ -489,7 +556,7 @@ static int mode_load04(int argc, char **argv) {
     Mockit_destroy(&tick);
     uint64_t t_destroyed = mt_now_ns();
     Mockit_destroy(&slow);
-    l4_hogs_stop(hog, hogs);
+    l4_load_stop(&load);
     int early = 0, missing = 0, multi = 0;
     static uint64_t late[L4_SHOTS];
     for (int i = 0; i < L4_SHOTS; i++) {
@@ -601,8 +668,8 @@ static void lw_print(const char *name, uint64_t *v, int n) {
 static int mode_lockwait(int argc, char **argv) {
     int secs = argc > 0 ? atoi(argv[0]) : 30;
     int arm = !(argc > 2 && strcmp(argv[2], "spin") == 0);
-    pid_t hog[64];
-    int hogs = l4_hogs_start(hog, argc > 1 ? atoi(argv[1]) : 4, secs);
+    static struct l4_load load;
+    int hogs = l4_load_start(&load, "lockwait", argc > 1 ? atoi(argv[1]) : 4, secs);
     enum { N = 10000 };
     static struct data d[N];
     static struct data first;
@@ -637,7 +704,7 @@ static int mode_lockwait(int argc, char **argv) {
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     Mockit_destroy(&first);
-    l4_hogs_stop(hog, hogs);
+    l4_load_stop(&load);
     printf("lockwait.mode: %s\nlockwait.seconds: %d\nlockwait.hogs: %d\nlockwait.rounds: %ld\n",
            arm ? "arm" : "spin", secs, hogs, rounds);
     lw_print("lock_call", lw_call, lw_n);
