@@ -391,6 +391,7 @@ void Scheduler::prefetch_next() noexcept {
 
 uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     if (next_due() > now) return 0;
+    if (followers_ > kStartFollowers) retire_surplus(now);
     uint32_t idx = heap_.top().rec;
     heap_.pop();
     --armed_;

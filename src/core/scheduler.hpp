@@ -17,7 +17,8 @@
 //    A follower that takes a due timer runs it and names the next standby;
 //    two are made with the clock thread, more only when none is idle (at
 //    most kMaxFollowers), and idle ones sleep without a timeout: no timer
-//    armed, no wake-up.
+//    armed, no wake-up.  One beyond the first two that has been idle for
+//    kSurplusIdle leaves when the library next dispatches (retire_surplus).
 //
 // Destroy is timer_delete_sync: a record whose callback runs is `Running`
 // until the callback returns, and a destroyer from another thread waits on
@@ -39,7 +40,7 @@
 
 namespace mockit {
 
-enum class Role : uint8_t { Clock, Running, Standby, Idle };
+enum class Role : uint8_t { Clock, Running, Standby, Idle, Retire };
 
 // One library thread.
 struct Ctx {
@@ -51,6 +52,7 @@ struct Ctx {
     const struct data *cur_data = nullptr;  // for Mockit_overrun, lock-free
     int32_t cur_overrun = 0;
     unsigned generation = 0;    // fork generation it belongs to
+    ns_t idle_since = 0;        // when it last went Idle (retire_surplus)
     // Standby bookkeeping (see standby_wait).
     bool watching = false;      // `mark` is set
     uint64_t mark = 0;          // dispatched_ when it began watching
@@ -83,6 +85,12 @@ public:
 
     static constexpr unsigned kMaxFollowers = 64;
     static constexpr unsigned kStartFollowers = 2;   // made with the clock thread
+    // A follower beyond kStartFollowers (made when callbacks blocked) that
+    // has had no work for this long leaves: a burst of blocked callbacks
+    // does not keep its threads for the life of the process, and a burst
+    // that recurs within it finds them there.  Checked when a callback is
+    // dispatched, never on a timer: an idle process still never wakes.
+    static constexpr ns_t kSurplusIdle = 10'000'000'000;
     // A standby takes a due timer only if no callback was started since it
     // began watching: then the busy threads are stuck in callbacks.  While
     // they make progress it leaves due timers to them and looks again after
@@ -109,6 +117,8 @@ private:
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
     void ensure_standby() noexcept;        // a standby watches the next deadline
     void poke_standby() noexcept;          // standby_ looks again (once per wait)
+    void go_idle(Ctx *self) noexcept;      // a follower joins idle_
+    void retire_surplus(ns_t now) noexcept;   // the longest-idle surplus follower leaves
     void set_kernel_timer(ns_t due) noexcept;
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops

@@ -201,6 +201,27 @@ void Scheduler::poke_standby() noexcept {
     pthread_cond_signal(&standby_->cv);
 }
 
+void Scheduler::go_idle(Ctx *self) noexcept {
+    self->role = Role::Idle;
+    self->idle_since = now_ns();
+    idle_.push_back(self);   // reserved for every thread: cannot allocate
+}
+
+// idle_ is taken from the back (ensure_standby), so its front has been
+// idle longest.  Called on the dispatch path (pop_due), so surplus
+// threads leave while the library works and an idle process never wakes
+// for them; the count drops here so that two dispatches in a row never
+// retire more than the surplus.
+void Scheduler::retire_surplus(ns_t now) noexcept {
+    if (idle_.empty()) return;
+    Ctx *c = idle_.front();
+    if (now - c->idle_since < kSurplusIdle) return;
+    idle_.erase(idle_.begin());
+    --followers_;
+    c->role = Role::Retire;
+    pthread_cond_signal(&c->cv);
+}
+
 int Scheduler::spawn(bool clock) noexcept {
     Ctx *c = new (std::nothrow) Ctx;
     if (!c) return ENOMEM;
@@ -270,9 +291,7 @@ int Scheduler::start_threads() noexcept {
     // if it fails.
     while (followers_ < kStartFollowers && spawn(false) == 0) {
         standby_ = nullptr;
-        Ctx *c = threads_.back();
-        c->role = Role::Idle;
-        idle_.push_back(c);
+        go_idle(threads_.back());
     }
     return 0;
 }
@@ -382,6 +401,14 @@ void Scheduler::follower_main(Ctx *self) {
         case Role::Idle:
             pthread_cond_wait(&self->cv, &mu_);
             continue;
+        case Role::Retire:
+            // retire_surplus took it out of idle_ and of the count.
+            threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
+            pthread_mutex_unlock(&mu_);
+            pthread_cond_destroy(&self->cv);
+            delete self;
+            tls_ctx = nullptr;
+            return;
         case Role::Running:
             // Back from a callback.  While the clock thread is still stuck
             // in the callback it was in when this thread took its timer,
@@ -406,8 +433,7 @@ void Scheduler::follower_main(Ctx *self) {
                 standby_until_ = kNever;
                 continue;
             }
-            self->role = Role::Idle;
-            idle_.push_back(self);
+            go_idle(self);
             continue;
         case Role::Standby:
         case Role::Clock:
@@ -415,8 +441,7 @@ void Scheduler::follower_main(Ctx *self) {
                 // Nothing to watch (or another follower was named): sleep
                 // without a timeout until named again.
                 if (standby_ == self) standby_ = nullptr;
-                self->role = Role::Idle;
-                idle_.push_back(self);
+                go_idle(self);
                 continue;
             }
             standby_ = self;

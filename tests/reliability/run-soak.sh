@@ -4,8 +4,9 @@
 # (60 s in runs of an hour or more), SIGSTOP/SIGCONT now and then) for
 # SECONDS; samples RSS, fds, kernel timers and library threads and reports
 # the RSS slope; each new RSS high after warm-up lists the mappings whose
-# Rss changed (heap, arena, stack, library pages).  Exits 1 if an
-# invariant broke.
+# Rss changed (heap, arena, stack, library pages).  At the end, with one
+# interval left, the library must be back to 3 threads (followers made for
+# blocked callbacks leave after 10 s idle).  Exits 1 if an invariant broke.
 #   sh tests/reliability/run-soak.sh BUILD_DIR [SECONDS]
 # (make soak: BUILD_DIR = build, SECONDS = DURATION, default 600.)
 set -u

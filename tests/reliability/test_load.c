@@ -10,6 +10,8 @@
  * LOAD-07 no thundering herd: with an idle pool, a 100 Hz interval costs
  *         at most 3 context switches of library threads per expiration;
  *         with another timer armed (so a standby patrols) at most 2.6
+ * LOAD-04/05 regressions of #6: a clock thread without a CPU is covered;
+ *         followers made for blocked callbacks leave after 10 s idle
  */
 #include "rel.h"
 
@@ -307,6 +309,47 @@ static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
     MT_ASSERT_UCMP(at - due, <, 150 * MT_NS_PER_MS);
 }
 
+/* ---- LOAD-05 (#6): followers made for blocked callbacks leave ----
+ *
+ * The pool grows when callbacks block (up to 64 followers).  In the
+ * 2-hour soak it grew from 4 to 5 threads after 105 minutes, and a
+ * process that once had 64 callbacks blocked kept 64 threads for good.
+ * Now a follower beyond the two made at start leaves once it has been
+ * idle for 10 s, when the library next dispatches a callback (an idle
+ * process still never wakes: LOAD-06b). */
+static void test_LOAD05_issue6_surplus_followers_leave(void **state) {
+    (void)state;
+    mt_watchdog_arm(90, "LOAD05 surplus");
+    grow_pool(12);
+    int grown = mt_lib_threads(NULL);
+    uint64_t t_grown = mt_now_ns();
+    MT_ASSERT_CMP(grown, >=, 8);
+    static struct data iv;   /* something to dispatch */
+    iv = (struct data){ .cb = hz_cb };
+    assert_int_equal(0, Mockit_getit(10, &iv));
+    mt_sleep_ms(2000);
+    int kept = mt_lib_threads(NULL);
+    /* Not before 10 s: a burst that recurs soon finds its threads. */
+    assert_int_equal(grown, kept);
+    if (!MT_WAIT_UNTIL(mt_lib_threads(NULL) == 3, 40000))
+        fail_msg("%d library threads 40 s after the pool of %d went idle (want 3: clock + 2 followers)",
+                 mt_lib_threads(NULL), grown);
+    double left_s = (double)(mt_now_ns() - t_grown) / 1e9;
+    mt_sleep_ms(500);
+    int after = mt_lib_threads(NULL);
+    print_message("# pool of %d library threads back to %d after %.1f s, %d after 0.5 s more\n", grown, 3,
+                  left_s, after);
+    assert_int_equal(3, after);   /* the two start followers stay */
+    MT_ASSERT_CMP(left_s, >=, 9.5);
+    /* and the pool grows again for the next burst, timers still served */
+    atomic_store(&hz_calls, 0);
+    grow_pool(12);
+    MT_ASSERT_CMP(mt_lib_threads(NULL), >=, 8);
+    MT_WAIT_UNTIL(atomic_load(&hz_calls) >= 10, 5000);
+    MT_ASSERT_CMP(atomic_load(&hz_calls), >=, 10);
+    assert_int_equal(0, Mockit_destroy(&iv));
+}
+
 static const struct rel_child children[] = {
     { "load06a", child_load06a },
     { NULL, NULL },
@@ -321,6 +364,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD07_no_thundering_herd),
         MT_TEST(test_LOAD07_standby_not_woken_per_callback),
         MT_TEST(test_LOAD04_issue6_starved_clock_thread_is_covered),
+        MT_TEST(test_LOAD05_issue6_surplus_followers_leave),
     };
     return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
 }
