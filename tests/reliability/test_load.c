@@ -329,8 +329,10 @@ static void test_LOAD05_issue6_surplus_followers_leave(void **state) {
     assert_int_equal(0, Mockit_getit(10, &iv));
     mt_sleep_ms(2000);
     int kept = mt_lib_threads(NULL);
-    /* Not before 10 s: a burst that recurs soon finds its threads. */
-    assert_int_equal(grown, kept);
+    /* Not before 10 s: a burst that recurs soon finds its threads.  (Only
+     * the ones this burst used: followers left idle by earlier tests may
+     * reach their 10 s meanwhile.) */
+    MT_ASSERT_CMP(kept, >=, 8);
     if (!MT_WAIT_UNTIL(mt_lib_threads(NULL) == 3, 40000))
         fail_msg("%d library threads 40 s after the pool of %d went idle (want 3: clock + 2 followers)",
                  mt_lib_threads(NULL), grown);
