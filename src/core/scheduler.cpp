@@ -164,7 +164,7 @@ int Scheduler::adopt_owned(struct data *d) noexcept {
     } catch (...) {
         rc = ENOMEM;
     }
-    pthread_mutex_unlock(&mu_);
+    unlock();
     return rc;
 }
 
@@ -175,7 +175,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
     pthread_mutex_lock(&mu_);
     if (!started_) {
         if (int rc = start_threads()) {
-            pthread_mutex_unlock(&mu_);
+            unlock();
             return rc;
         }
     }
@@ -197,7 +197,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
         } else {
             Record &r = reg_.at(idx);
             if (r.destroying) {
-                pthread_mutex_unlock(&mu_);
+                unlock();
                 return ECANCELED;
             }
             switch (r.state) {
@@ -231,12 +231,12 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             }
         }
     } catch (...) {
-        pthread_mutex_unlock(&mu_);
+        unlock();
         return ENOMEM;
     }
     d->timer_id = next_id_++;
     if (queued) watch(due);
-    pthread_mutex_unlock(&mu_);
+    unlock();
     return 0;
 }
 
@@ -259,7 +259,7 @@ int Scheduler::destroy(struct data *d) noexcept {
     pthread_mutex_lock(&mu_);
     uint32_t idx = reg_.find(d);   // does not dereference d
     if (!idx) {
-        pthread_mutex_unlock(&mu_);
+        unlock();
         return EINVAL;
     }
     Record &r = reg_.at(idx);
@@ -289,7 +289,7 @@ int Scheduler::destroy(struct data *d) noexcept {
         ++r.waiters;
         if (self) self->waiting_for = idx;
         MOCKIT_CHAOS_POINT();
-        while (r.state == State::Running) pthread_cond_wait(&done_cv_, &mu_);
+        while (r.state == State::Running) wait(&done_cv_);
         if (self) self->waiting_for = 0;
         // Records live in chunks that never move: r is still valid.
         if (--r.waiters == 0 && r.state == State::Finished) reg_.release(idx);
@@ -300,7 +300,7 @@ int Scheduler::destroy(struct data *d) noexcept {
         rc = EINVAL;
         break;
     }
-    pthread_mutex_unlock(&mu_);
+    unlock();
     return rc;
 }
 

@@ -5,7 +5,14 @@
 //  - "mockit-clock" owns the kernel timer (timer_create, SIGEV_THREAD_ID to
 //    itself, armed TIMER_ABSTIME for the earliest deadline) and waits for
 //    it in sigtimedwait() (on a condition variable while nothing is
-//    armed: see clock_main).  When it wakes it runs the due callback itself:
+//    armed: see clock_main).  It alone sets the timer, and without the
+//    lock (a thread is most often preempted on its way back from a system
+//    call, and one preempted holding mu_ stalls every callback: LOAD-04
+//    measured 100+ ms holds by the clock thread, many inside
+//    timer_settime); an arm of an earlier deadline meanwhile sends it the
+//    signal (kick_clock).  Condition variables are still signalled under
+//    mu_: helgrind reports a signal without its mutex as dubious, and the
+//    programs users check with it must stay clean (MEM-02).  When it wakes it runs the due callback itself:
 //    handing every expiry to another thread would add a second wake-up to
 //    every callback's lateness (SPEC section 5).
 //  - "mockit-cb" followers.  While timers are armed, one follower stands
@@ -119,7 +126,10 @@ private:
     void poke_standby() noexcept;          // standby_ looks again (once per wait)
     void go_idle(Ctx *self) noexcept;      // a follower joins idle_
     void retire_surplus(ns_t now) noexcept;   // the longest-idle surplus follower leaves
-    void set_kernel_timer(ns_t due) noexcept;
+    bool program_kernel_timer(ns_t due) noexcept;   // clock thread only, without mu_
+    void kick_clock() noexcept;            // the clock thread looks again (after unlock())
+    void unlock() noexcept;                // pthread_mutex_unlock(&mu_), then a kick
+    int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // kick first
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
     void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
@@ -168,7 +178,9 @@ private:
     pid_t clock_tid_ = 0;
     timer_t ktimer_{};
     bool ktimer_ok_ = false;
-    ns_t armed_due_ = kNever;   // what the kernel timer is set to
+    ns_t armed_due_ = kNever;   // what the clock thread sets the kernel timer to
+    bool ktimer_failed_ = false;   // timer_settime failed: wait for the deadline itself
+    bool kicked_ = false;       // a kick is on its way to the clock thread
     std::atomic<ns_t> spin_until_{kNever};   // the clock thread spins until (clock_main)
     unsigned followers_ = 0;
     unsigned generation_ = 0;   // bumped in a fork child

@@ -34,10 +34,9 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-struct StartArg {
-    Scheduler *s;
-    Ctx *c;
-};
+// A kick for the clock thread (kick_clock), sent once the thread that
+// decided it under mu_ has let go of it (Scheduler::unlock).
+thread_local pid_t tls_kick;
 
 extern "C" void *thread_start(void *p) {
     // Cancellation (pthread_cancel by the application) may only act inside
@@ -70,7 +69,7 @@ struct RunGuard {
             s->finish(self, idx);
             s->thread_gone(self);
         }
-        pthread_mutex_unlock(&s->mu_);
+        s->unlock();
         pthread_cond_destroy(&self->cv);
         delete self;
         tls_ctx = nullptr;
@@ -83,7 +82,7 @@ struct RunGuard {
 bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
     struct data *d = reg_.at(idx).data;
     unsigned gen = generation_;
-    pthread_mutex_unlock(&mu_);
+    unlock();
     {
         RunGuard guard{this, self, idx, gen};
         MOCKIT_CHAOS_POINT();
@@ -119,7 +118,7 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
     // thread was itself started by a start still under way (the previous
     // clock thread died too), let that start finish first, or it would mark
     // the scheduler started after we reset it, with no clock thread left.
-    while (starting_) pthread_cond_wait(&start_cv_, &mu_);
+    while (starting_) wait(&start_cv_);
     clock_busy_ = false;
     if (ktimer_ok_) timer_delete(ktimer_);
     ktimer_ok_ = false;
@@ -128,17 +127,41 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
     start_threads();   // on failure the next arm tries again
 }
 
-void Scheduler::set_kernel_timer(ns_t due) noexcept {
-    if (due == armed_due_ || !ktimer_ok_) return;
+bool Scheduler::program_kernel_timer(ns_t due) noexcept {
     itimerspec its{};
     if (due != kNever) its.it_value = to_timespec(due);   // zero disarms
-    armed_due_ = due;   // the clock thread's backstop follows it either way
-    if (timer_settime(ktimer_, TIMER_ABSTIME, &its, nullptr) != 0 &&
-        !(tls_ctx && tls_ctx->is_clock) && due != kNever) {
-        // The kernel refused: wake the clock thread so that it waits with
-        // a time-out for this deadline instead of sleeping through it.
-        syscall(SYS_tgkill, pid_t(getpid()), clock_tid_, clock_signal());
-    }
+    return timer_settime(ktimer_, TIMER_ABSTIME, &its, nullptr) == 0;
+}
+
+// The clock thread sleeps in sigtimedwait() for a later deadline: it must
+// look again.  Only the clock thread sets the kernel timer (clock_main),
+// so the others send it its signal, once per wait (an RT signal queues),
+// after they let go of mu_.  Lost, like the timer's own, if the
+// application ignores the signal while it is pending.
+void Scheduler::kick_clock() noexcept {
+    if (kicked_ || !clock_tid_) return;
+    kicked_ = true;
+    tls_kick = clock_tid_;
+}
+
+namespace {
+void send_kick(pid_t tid) noexcept {
+    if (tid) syscall(SYS_tgkill, pid_t(getpid()), tid, clock_signal());
+}
+}  // namespace
+
+void Scheduler::unlock() noexcept {
+    pid_t kick = tls_kick;
+    tls_kick = 0;
+    pthread_mutex_unlock(&mu_);
+    send_kick(kick);
+}
+
+// A wait lets go of mu_ inside pthread_cond_wait: a pending kick goes first.
+int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
+    send_kick(tls_kick);
+    tls_kick = 0;
+    return until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
 }
 
 // A timer due at `due` was just queued: make sure someone wakes for it.
@@ -153,8 +176,8 @@ void Scheduler::watch(ns_t due) noexcept {
             // The clock thread sleeps with nothing armed: wake it on its
             // condition variable (it then sets the kernel timer itself).
             pthread_cond_signal(&clock_idle_cv_);
-        } else if (due < armed_due_) {
-            set_kernel_timer(due);
+        } else if (due < armed_due_ && !(tls_ctx && tls_ctx->is_clock)) {
+            kick_clock();   // the clock thread itself looks before it sleeps
         }
     } else if (standby_) {
         if (due < standby_until_) poke_standby();
@@ -268,14 +291,14 @@ int Scheduler::spawn(bool clock) noexcept {
     }
     // Wait for the clock thread to create its kernel timer.
     start_reported_ = false;
-    while (!start_reported_) pthread_cond_wait(&start_cv_, &mu_);
+    while (!start_reported_) wait(&start_cv_);
     return start_status_;
 }
 
 int Scheduler::start_threads() noexcept {
     // spawn(true) releases the lock while the clock thread starts: other
     // first arms must wait for that start, not begin another scheduler.
-    while (starting_) pthread_cond_wait(&start_cv_, &mu_);
+    while (starting_) wait(&start_cv_);
     if (started_) return 0;
     starting_ = true;
     int rc = spawn(true);
@@ -322,6 +345,8 @@ void Scheduler::clock_main(Ctx *self) {
     ktimer_ = t;
     ktimer_ok_ = true;
     armed_due_ = kNever;
+    ktimer_failed_ = false;
+    kicked_ = false;
     clock_tid_ = sev._sigev_un._tid;
 
     sigset_t set;
@@ -355,14 +380,25 @@ void Scheduler::clock_main(Ctx *self) {
             // Sooner than a sleep and a wake-up would take: wait on the
             // CPU, without the lock (an earlier arm shortens the wait).
             spin_until_.store(next, std::memory_order_relaxed);
-            pthread_mutex_unlock(&mu_);
+            unlock();
             while (now_ns() < spin_until_.load(std::memory_order_relaxed)) cpu_relax();
             pthread_mutex_lock(&mu_);
             spin_until_.store(kNever, std::memory_order_relaxed);
             now = now_ns();
             continue;
         }
-        set_kernel_timer(next);
+        if (next != armed_due_) {
+            // Set the kernel timer without the lock, then look again.
+            // Nobody else sets it: an arm of an earlier deadline meanwhile
+            // sends this thread its signal (watch()).
+            armed_due_ = next;
+            unlock();
+            bool ok = program_kernel_timer(next);
+            pthread_mutex_lock(&mu_);
+            ktimer_failed_ = !ok;
+            now = now_ns();
+            continue;
+        }
         ns_t backstop = armed_due_;
         if (backstop == kNever) {
             // Nothing armed: sleep until an arm wakes us (watch()).  Not in
@@ -371,22 +407,25 @@ void Scheduler::clock_main(Ctx *self) {
             // setting SIG_IGN on it discards it while pending): the library
             // would stall for good.  A condition variable cannot lose it.
             clock_idle_ = true;
-            pthread_cond_wait(&clock_idle_cv_, &mu_);
+            wait(&clock_idle_cv_);
             clock_idle_ = false;
             now = now_ns();
             continue;
         }
-        pthread_mutex_unlock(&mu_);
+        // The signal should come at `backstop`; a signal can still be
+        // lost (an application setting it to SIG_IGN discards a pending
+        // one), so never wait much past the deadline for it, and not past
+        // it at all when the kernel refused the timer.
+        ns_t slack = ktimer_failed_ ? 0 : kSignalBackstop;
+        unlock();
         siginfo_t si;
         // Any return is a reason to look again, EINTR included: a signal
         // flushed while we were being woken (SIG_IGN set on it) still woke us.
-        // The signal should come at `backstop`; a signal can still be
-        // lost (an application setting it to SIG_IGN discards a pending
-        // one), so never wait much past the deadline for it.
-        ns_t wait = backstop - now_ns() + kSignalBackstop;
-        timespec ts = to_timespec(wait > 0 ? wait : 0);
+        ns_t left = backstop - now_ns() + slack;
+        timespec ts = to_timespec(left > 0 ? left : 0);
         sigtimedwait(&set, &si, &ts);
         pthread_mutex_lock(&mu_);
+        kicked_ = false;   // whatever woke it, it looks now
         now = now_ns();
     }
 }
@@ -399,12 +438,12 @@ void Scheduler::follower_main(Ctx *self) {
         uint32_t idx = 0;
         switch (self->role) {
         case Role::Idle:
-            pthread_cond_wait(&self->cv, &mu_);
+            wait(&self->cv);
             continue;
         case Role::Retire:
             // retire_surplus took it out of idle_ and of the count.
             threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
-            pthread_mutex_unlock(&mu_);
+            unlock();
             pthread_cond_destroy(&self->cv);
             delete self;
             tls_ctx = nullptr;
@@ -507,7 +546,7 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
     standby_free_wait_ = !clock_busy_;
     standby_poked_ = false;
     timespec ts = to_timespec(standby_until_);
-    pthread_cond_timedwait(&self->cv, &mu_, &ts);
+    wait(&self->cv, &ts);
     return false;
 }
 
@@ -574,6 +613,8 @@ void Scheduler::after_fork_child() noexcept {
     armed_due_ = kNever;
     spin_until_.store(kNever, std::memory_order_relaxed);
     followers_ = 0;
+    tls_kick = 0;
+    kicked_ = ktimer_failed_ = false;
 }
 
 }  // namespace mockit

@@ -18,10 +18,13 @@
  *     long mockit_fi_failed(int kind);    calls made to fail since then
  *   kinds: 0 malloc, 1 pthread_create, 2 timer_create, 3 timer_settime.
  *
- * And one delay, not a failure (LOAD-04's regression test: is an
- * allocation made while the library holds its lock?):
+ * And delays, not failures (LOAD-04's regression tests: is an allocation,
+ * or the setting of the kernel timer, made while the library holds its
+ * lock?  A thread preempted there at nice 19 stalls every callback):
  *     void mockit_fi_slow(size_t min_bytes, long ms);   allocations of at
  *                                        least min_bytes sleep ms first (0: off)
+ *     void mockit_fi_slow_settime(long ms);   timer_settime sleeps ms first (0: off)
+ *     long mockit_fi_slowed_settime(void);    how many did since it was set
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -73,11 +76,26 @@ __attribute__((visibility("default"))) void mockit_fi_slow(size_t min_bytes, lon
     atomic_store(&fi_slow_ms, ms);
 }
 
+static atomic_long fi_slow_settime_ms, fi_slowed_settime;
+
+__attribute__((visibility("default"))) void mockit_fi_slow_settime(long ms) {
+    if (ms > 0) atomic_store(&fi_slowed_settime, 0);   /* 0: off, the count stays readable */
+    atomic_store(&fi_slow_settime_ms, ms);
+}
+
+__attribute__((visibility("default"))) long mockit_fi_slowed_settime(void) {
+    return atomic_load(&fi_slowed_settime);
+}
+
+static void fi_sleep_ms(long ms) {
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
 static void fi_maybe_slow(size_t n) {
     long ms = atomic_load_explicit(&fi_slow_ms, memory_order_relaxed);
     if (ms <= 0 || n < atomic_load(&fi_slow_min)) return;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    fi_sleep_ms(ms);
 }
 
 static long env_long(const char *name) {
@@ -177,6 +195,11 @@ __attribute__((visibility("default"))) int timer_settime(timer_t t, int flags, c
     if (fi_hit(FI_TIMER_SETTIME)) {
         errno = EINVAL;
         return -1;
+    }
+    long ms = atomic_load_explicit(&fi_slow_settime_ms, memory_order_relaxed);
+    if (ms > 0) {
+        atomic_fetch_add(&fi_slowed_settime, 1);
+        fi_sleep_ms(ms);
     }
     return f(t, flags, v, old);
 }

@@ -285,6 +285,53 @@ static int child_growth(int argc, char **argv) {
     return 0;
 }
 
+/* LOAD-04's regression test (issue 6), the clock thread's side: with the
+ * hold shim, the clock thread held the lock for up to 171 ms in 60 s runs
+ * at nice 19, over half of that time inside timer_settime and
+ * pthread_cond_signal: preempted on its way back from the system call.
+ * The clock thread now sets the kernel timer without the lock.  Here every
+ * timer_settime takes 300 ms instead while a 10 ms interval runs (and a
+ * far one-shot keeps a standby): the standby serves the interval while
+ * the clock thread is stuck there; under the lock the interval would wait
+ * 300 ms each time. */
+static mt_tick settime_ticks[4096];
+static mt_log settime_log = MT_LOG_INIT(settime_ticks);
+static void *settime_tick(void *arg) {
+    mt_log_call(&settime_log, mt_now_ns(), arg);
+    return NULL;
+}
+static int child_settime(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*slow)(long) = (void (*)(long))dlsym(RTLD_DEFAULT, "mockit_fi_slow_settime");
+    long (*slowed)(void) = (long (*)(void))dlsym(RTLD_DEFAULT, "mockit_fi_slowed_settime");
+    if (!slow || !slowed) return 2;
+    static struct data far, tick;
+    far = (struct data){ .cb = count_cb };
+    tick = (struct data){ .cb = settime_tick };
+    if (Mockit_oneoff(3600000, &far)) return 3;
+    uint64_t origin = mt_now_ns();
+    if (Mockit_getit(10, &tick)) return 4;
+    uint64_t origin_hi = mt_now_ns();
+    mt_sleep_ms(100);
+    slow(300);
+    mt_sleep_ms(1500);
+    slow(0);
+    long n = slowed();
+    mt_sleep_ms(400);   /* the last slowed call returns */
+    Mockit_destroy(&tick);
+    Mockit_destroy(&far);
+    mt_grid g;
+    mt_grid_analyse(&settime_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
+    printf("# every timer_settime 300 ms for 1.5 s (%ld of them): interval %u calls, worst wait %.1f ms\n", n,
+           g.calls, g.max_wait_ns / 1e6);
+    fflush(stdout);
+    if (n < 2) return 6;   /* the slow calls did not happen */
+    if (g.first_early >= 0) return 8;
+    if (g.max_wait_ns > 150 * MT_NS_PER_MS) return 7;   /* timer_settime under the lock */
+    return 0;
+}
+
 /* ---- the test side ---- */
 
 static pid_t spawn_preloaded(const char *mode, char *const args[]) {
@@ -350,6 +397,13 @@ static void test_LOAD04_issue6_growth_allocates_without_the_lock(void **state) {
     if (rc) fail_msg("growth scenario failed (%d)", rc);
 }
 
+static void test_LOAD04_issue6_kernel_timer_set_without_the_lock(void **state) {
+    (void)state;
+    int rc = run_preloaded("settime", NULL, 60000);
+    if (rc == 7) fail_msg("the interval stalled: the kernel timer was set under the lock");
+    if (rc) fail_msg("settime scenario failed (%d)", rc);
+}
+
 static void test_FLT09a_malloc_fails_at_first_use(void **state) { (void)state; fresh_sweep("malloc", 60); }
 static void test_FLT09a_malloc_fails_while_warm(void **state) { (void)state; warm_sweep("malloc", 200); }
 static void test_FLT09b_pthread_create_fails_at_first_use(void **state) { (void)state; fresh_sweep("pthread_create", 4); }
@@ -363,6 +417,7 @@ static const struct rel_child children[] = {
     { "warm", child_warm },
     { "selftest", child_selftest },
     { "growth", child_growth },
+    { "settime", child_settime },
     { NULL, NULL },
 };
 
@@ -381,6 +436,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         MT_TEST(test_FLT09_interposer_works),
         MT_TEST(test_LOAD04_issue6_growth_allocates_without_the_lock),
+        MT_TEST(test_LOAD04_issue6_kernel_timer_set_without_the_lock),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),
         MT_TEST(test_FLT09a_malloc_fails_while_warm),
         MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
