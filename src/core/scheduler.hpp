@@ -136,6 +136,7 @@ private:
     void unqueue(uint32_t idx) noexcept;    // Armed -> not: its entry goes stale
     bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
     bool follower_in_callback(const Ctx *except) const noexcept;
+    ns_t next_of_running(ns_t now) noexcept;   // next deadline of a timer in its callback
     int start_threads() noexcept;           // first arm, or after fork
     // Before an insert (and a heap push, if `push`): grow the tables with
     // memory made without mu_.

@@ -539,15 +539,35 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
     self->watching = true;
     self->mark = dispatched_;
     self->clock_mark = clock_dispatched_;
-    if (top > now)
+    if (top > now) {
+        // A timer whose callback runs is not in the heap, yet its next
+        // deadline is coming: a lone interval beside far timers would let
+        // this thread sleep past it, and if the clock thread then stalls
+        // between callbacks (preempted while it sets the kernel timer)
+        // nobody would cover.
+        top = std::min(top, next_of_running(now));
         standby_until_ = clock_busy_ ? top : sat_add(top, kBacklogGrace);
-    else
+    } else {
         standby_until_ = now + (clock_busy_ ? kBacklogGrace : kSignalBackstop);
+    }
     standby_free_wait_ = !clock_busy_;
     standby_poked_ = false;
     timespec ts = to_timespec(standby_until_);
     wait(&self->cv, &ts);
     return false;
+}
+
+// The earliest deadline after `now` of a timer whose callback runs (its
+// next grid point, or the time it was re-armed for); kNever if none.
+ns_t Scheduler::next_of_running(ns_t now) noexcept {
+    ns_t soonest = kNever;
+    for (const Ctx *c : threads_) {
+        if (!c->current) continue;
+        const Record &r = reg_.at(c->current);
+        ns_t next = r.rearm ? r.due : r.period_ms ? sat_add(r.due, ms_to_ns(r.period_ms)) : kNever;
+        if (next > now && next < soonest) soonest = next;
+    }
+    return soonest;
 }
 
 bool Scheduler::follower_in_callback(const Ctx *except) const noexcept {
