@@ -5,8 +5,11 @@
 // access.  Nearly all of the core's hand-offs go through mu_ and its
 // condition variables, which they understand; the exceptions are announced
 // here: the double-checked creation of the scheduler (g_scheduler, a
-// release store read with acquire: it publishes the scheduler) and the
-// clock thread's spin deadline (spin_until_, relaxed: a hint only).
+// release store read with acquire: it publishes the scheduler), the
+// clock thread's spin deadline (spin_until_, relaxed: a hint only) and
+// the futex words the library threads sleep on (futex.hpp: written under
+// mu_, read by valgrind for the kernel outside it; what a sleeper acts on
+// it reads under mu_ again).
 //   MOCKIT_ATOMIC_VAR(x)      x is an atomic: accesses to x itself are not
 //                             races (helgrind/drd treat a plain mov as one)
 //   MOCKIT_HAPPENS_BEFORE(p)  before the release store of p

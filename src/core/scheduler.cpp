@@ -96,15 +96,18 @@ Scheduler::Scheduler() {
     // never allocates on paths that cannot report ENOMEM.
     threads_.reserve(kMaxFollowers + 2);
     idle_.reserve(kMaxFollowers + 2);
+    spare_ctx_.reserve(kMaxFollowers + 2);
     pthread_mutex_init(&mu_, nullptr);
     pthread_mutex_init(&grow_mu_, nullptr);
     init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
-    init_mono_cond(&clock_idle_cv_);
     // helgrind/drd: a relaxed atomic read by the spinning clock thread
     // without mu_; only a hint (it takes mu_ before acting), nothing is
     // published through it, so no happens-before to announce.
     MOCKIT_ATOMIC_VAR(spin_until_);
+    // The clock thread's futex word: valgrind reads it for the kernel's
+    // comparison when the thread sleeps, without the lock (futex.hpp).
+    MOCKIT_ATOMIC_VAR(clock_wake_);
 }
 
 // ---- the caller's side ----

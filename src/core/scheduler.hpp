@@ -4,22 +4,24 @@
 // Threads (all detached, all signals blocked, named):
 //  - "mockit-clock" owns the kernel timer (timer_create, SIGEV_THREAD_ID to
 //    itself, armed TIMER_ABSTIME for the earliest deadline) and waits for
-//    it in sigtimedwait() (on a condition variable while nothing is
-//    armed: see clock_main).  It alone sets the timer, and without the
-//    lock (a thread is most often preempted on its way back from a system
-//    call, and one preempted holding mu_ stalls every callback: LOAD-04
-//    measured 100+ ms holds by the clock thread, many inside
-//    timer_settime); an arm of an earlier deadline meanwhile sends it the
-//    signal (kick_clock).  Condition variables are still signalled under
-//    mu_: helgrind reports a signal without its mutex as dubious, and the
-//    programs users check with it must stay clean (MEM-02).  When it wakes it runs the due callback itself:
-//    handing every expiry to another thread would add a second wake-up to
-//    every callback's lateness (SPEC section 5).
+//    it in sigtimedwait() (on its futex word while nothing is armed: see
+//    clock_main).  It alone sets the timer, and without the lock: a thread
+//    is most often preempted on its way back from a system call, and one
+//    preempted holding mu_ stalls every callback (LOAD-04 measured 100+ ms
+//    holds by the clock thread, many inside timer_settime).  An arm of an
+//    earlier deadline meanwhile sends it the signal (kick_clock).  For the
+//    same reason no thread wakes a library thread under mu_: they sleep
+//    on futex words (futex.hpp), and a wake-up decided under mu_ is sent
+//    after the unlock (wake_later).  Only the rare waits of destroyers and
+//    of a start use condition variables.
+//    When it wakes it runs the due callback itself: handing every expiry
+//    to another thread would add a second wake-up to every callback's
+//    lateness (SPEC section 5).
 //  - "mockit-cb" followers.  While timers are armed, one follower stands
-//    by: it patrols on a timed condition-variable wait (just after the
-//    next deadline, or at it while the clock thread is inside a callback)
-//    and takes a due timer when the clock thread is stuck in a callback,
-//    so a slow or blocked callback delays no other timer.  The clock thread
+//    by: it patrols on a timed futex wait (just after the next deadline,
+//    or at it while the clock thread is inside a callback) and takes a
+//    due timer when the clock thread is stuck in a callback, so a slow or
+//    blocked callback delays no other timer.  The clock thread
 //    does not wake it per callback (see standby_wait).
 //    A follower that takes a due timer runs it and names the next standby;
 //    two are made with the clock thread, more only when none is idle (at
@@ -51,7 +53,7 @@ enum class Role : uint8_t { Clock, Running, Standby, Idle, Retire };
 
 // One library thread.
 struct Ctx {
-    pthread_cond_t cv;          // followers: woken to stand by
+    uint32_t wake = 0;          // followers: futex word, bumped under mu_ (wake_later)
     Role role = Role::Idle;
     bool is_clock = false;
     uint32_t current = 0;       // record whose callback this thread runs
@@ -128,8 +130,13 @@ private:
     void retire_surplus(ns_t now) noexcept;   // the longest-idle surplus follower leaves
     bool program_kernel_timer(ns_t due) noexcept;   // clock thread only, without mu_
     void kick_clock() noexcept;            // the clock thread looks again (after unlock())
-    void unlock() noexcept;                // pthread_mutex_unlock(&mu_), then a kick
-    int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // kick first
+    void wake_later(uint32_t *word) noexcept;   // wake its sleeper after unlock()
+    void unlock() noexcept;                // pthread_mutex_unlock(&mu_), then kicks and wake-ups
+    // A library thread sleeps on its futex word without mu_ (see futex.hpp).
+    void sleep_on(uint32_t *word, const timespec *until = nullptr) noexcept;
+    int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // pending sent first
+    Ctx *new_ctx() noexcept;               // from spare_ctx_, else allocated
+    void recycle(Ctx *c) noexcept;         // into spare_ctx_: never freed (see threads.cpp)
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
     void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
@@ -154,7 +161,7 @@ private:
     pthread_mutex_t grow_mu_;   // held around grow_unlocked's malloc/free, and across fork
     pthread_cond_t done_cv_;    // a waited-for record finished
     pthread_cond_t start_cv_;   // the clock thread reported in
-    pthread_cond_t clock_idle_cv_;   // the clock thread sleeps with nothing armed
+    uint32_t clock_wake_ = 0;   // futex word: the clock thread sleeps with nothing armed
     Registry reg_;
     TimerHeap heap_;
     size_t armed_ = 0;          // records in state Armed
@@ -166,12 +173,13 @@ private:
     // Threads, under mu_.
     std::vector<Ctx *> threads_;
     std::vector<Ctx *> idle_;   // followers waiting to be named standby
+    std::vector<Ctx *> spare_ctx_;   // of threads gone: a late wake-up finds live memory
     Ctx *standby_ = nullptr;
     ns_t standby_until_ = kNever;
     bool standby_free_wait_ = false;   // its wait began while the clock thread was free
     bool standby_poked_ = false;       // signalled since its wait began
     bool clock_busy_ = false;
-    bool clock_idle_ = false;   // it waits on clock_idle_cv_ (watch() wakes it)
+    bool clock_idle_ = false;   // it sleeps on clock_wake_ (watch() wakes it)
     bool started_ = false;
     bool starting_ = false;     // a start_threads() waits for its clock thread
     int start_status_ = 0;      // set by the clock thread at start-up

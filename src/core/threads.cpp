@@ -10,7 +10,9 @@
 #include <cstring>
 #include <new>
 
+#include "core/annotate.hpp"
 #include "core/chaos.hpp"
+#include "core/futex.hpp"
 #include "core/scheduler.hpp"
 
 namespace mockit {
@@ -34,9 +36,17 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A kick for the clock thread (kick_clock), sent once the thread that
-// decided it under mu_ has let go of it (Scheduler::unlock).
-thread_local pid_t tls_kick;
+// What a thread decided under mu_ to send once it has let go of it
+// (Scheduler::unlock): a kick for the clock thread (kick_clock) and the
+// futex wake-ups of library threads (wake_later).  A handful at most per
+// hold: the clock thread starting a callback may retire one follower and
+// name a standby, a finish then pokes it.
+struct Pending {
+    pid_t kick = 0;
+    unsigned n = 0;
+    uint32_t *wake[4];
+};
+thread_local Pending tls_pending;
 
 extern "C" void *thread_start(void *p) {
     // Cancellation (pthread_cancel by the application) may only act inside
@@ -68,10 +78,11 @@ struct RunGuard {
         if (gen == s->generation_) {
             s->finish(self, idx);
             s->thread_gone(self);
+            s->recycle(self);
+        } else {
+            delete self;   // a fork child's scheduler never knew it
         }
         s->unlock();
-        pthread_cond_destroy(&self->cv);
-        delete self;
         tls_ctx = nullptr;
     }
 };
@@ -141,27 +152,78 @@ bool Scheduler::program_kernel_timer(ns_t due) noexcept {
 void Scheduler::kick_clock() noexcept {
     if (kicked_ || !clock_tid_) return;
     kicked_ = true;
-    tls_kick = clock_tid_;
+    tls_pending.kick = clock_tid_;
+}
+
+// The sleeper of `word` (a follower's Ctx::wake, or clock_wake_) must look
+// again: its state was changed under mu_, which the caller holds.  The
+// bump makes a sleep that has not begun yet return at once (futex.hpp);
+// the wake-up itself is sent by unlock().  The word may belong to a thread
+// that leaves meanwhile: Ctx are recycled, never freed (recycle), so the
+// wake-up lands on live memory and is at worst spurious.
+void Scheduler::wake_later(uint32_t *word) noexcept {
+    ++*word;
+    Pending &p = tls_pending;
+    for (unsigned i = 0; i < p.n; ++i)
+        if (p.wake[i] == word) return;
+    if (p.n < sizeof p.wake / sizeof p.wake[0])
+        p.wake[p.n++] = word;
+    else
+        futex_wake_one(word);   // not expected (see Pending): correct, only under the lock
 }
 
 namespace {
-void send_kick(pid_t tid) noexcept {
-    if (tid) syscall(SYS_tgkill, pid_t(getpid()), tid, clock_signal());
+void send_pending(const Pending &p) noexcept {
+    if (p.kick) syscall(SYS_tgkill, pid_t(getpid()), p.kick, clock_signal());
+    for (unsigned i = 0; i < p.n; ++i) futex_wake_one(p.wake[i]);
 }
 }  // namespace
 
 void Scheduler::unlock() noexcept {
-    pid_t kick = tls_kick;
-    tls_kick = 0;
+    Pending p = tls_pending;
+    tls_pending = Pending{};
     pthread_mutex_unlock(&mu_);
-    send_kick(kick);
+    send_pending(p);
 }
 
-// A wait lets go of mu_ inside pthread_cond_wait: a pending kick goes first.
+void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
+    uint32_t seen = *word;
+    unlock();
+    futex_sleep(word, seen, until);
+    pthread_mutex_lock(&mu_);
+}
+
+// A wait lets go of mu_ inside pthread_cond_wait: what is pending goes
+// first, under the lock (these waits are rare: a destroyer, a start).
 int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
-    send_kick(tls_kick);
-    tls_kick = 0;
+    send_pending(tls_pending);
+    tls_pending = Pending{};
     return until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
+}
+
+// A Ctx is never freed while the process runs: a thread that decided a
+// wake-up under mu_ sends it after the unlock, when the sleeper may have
+// left.  At most kMaxFollowers + 2 exist at once (threads_'s reserve), so
+// spare_ctx_ (the same reserve) never allocates.
+Ctx *Scheduler::new_ctx() noexcept {
+    if (spare_ctx_.empty()) {
+        Ctx *c = new (std::nothrow) Ctx;
+        // helgrind/drd: valgrind reads the futex word of a sleep for the
+        // kernel's comparison, outside the lock (futex.hpp).
+        if (c) MOCKIT_ATOMIC_VAR(c->wake);
+        return c;
+    }
+    Ctx *c = spare_ctx_.back();
+    spare_ctx_.pop_back();
+    c->~Ctx();
+    return new (c) Ctx;
+}
+
+void Scheduler::recycle(Ctx *c) noexcept {
+    if (spare_ctx_.size() < spare_ctx_.capacity())
+        spare_ctx_.push_back(c);
+    else
+        delete c;   // not expected (see above)
 }
 
 // A timer due at `due` was just queued: make sure someone wakes for it.
@@ -173,9 +235,9 @@ void Scheduler::watch(ns_t due) noexcept {
         // the clock thread checks the standby's deadline when it next
         // starts a callback (ensure_standby).
         if (clock_idle_) {
-            // The clock thread sleeps with nothing armed: wake it on its
-            // condition variable (it then sets the kernel timer itself).
-            pthread_cond_signal(&clock_idle_cv_);
+            // The clock thread sleeps with nothing armed: wake it (it then
+            // sets the kernel timer itself).
+            wake_later(&clock_wake_);
         } else if (due < armed_due_ && !(tls_ctx && tls_ctx->is_clock)) {
             kick_clock();   // the clock thread itself looks before it sleeps
         }
@@ -210,7 +272,7 @@ void Scheduler::ensure_standby() noexcept {
         c->watching = false;
         standby_ = c;
         standby_until_ = kNever;
-        pthread_cond_signal(&c->cv);
+        wake_later(&c->wake);
     } else if (followers_ < kMaxFollowers) {
         spawn(false);   // it starts as the standby; on failure timers queue
     }
@@ -221,7 +283,7 @@ void Scheduler::ensure_standby() noexcept {
 void Scheduler::poke_standby() noexcept {
     if (standby_poked_) return;
     standby_poked_ = true;
-    pthread_cond_signal(&standby_->cv);
+    wake_later(&standby_->wake);
 }
 
 void Scheduler::go_idle(Ctx *self) noexcept {
@@ -242,25 +304,19 @@ void Scheduler::retire_surplus(ns_t now) noexcept {
     idle_.erase(idle_.begin());
     --followers_;
     c->role = Role::Retire;
-    pthread_cond_signal(&c->cv);
+    wake_later(&c->wake);
 }
 
 int Scheduler::spawn(bool clock) noexcept {
-    Ctx *c = new (std::nothrow) Ctx;
+    Ctx *c = new_ctx();
     if (!c) return ENOMEM;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
     c->is_clock = clock;
     c->role = clock ? Role::Clock : Role::Standby;
     c->generation = generation_;
     try {
         threads_.push_back(c);
     } catch (...) {
-        pthread_cond_destroy(&c->cv);
-        delete c;
+        recycle(c);
         return ENOMEM;
     }
 
@@ -279,8 +335,7 @@ int Scheduler::spawn(bool clock) noexcept {
     pthread_attr_destroy(&attr);
     if (rc) {
         threads_.pop_back();
-        pthread_cond_destroy(&c->cv);
-        delete c;
+        recycle(c);
         return rc;
     }
     if (!clock) {
@@ -337,9 +392,8 @@ void Scheduler::clock_main(Ctx *self) {
     pthread_cond_broadcast(&start_cv_);
     if (rc) {
         threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
+        recycle(self);
         pthread_mutex_unlock(&mu_);
-        pthread_cond_destroy(&self->cv);
-        delete self;
         return;
     }
     ktimer_ = t;
@@ -405,9 +459,9 @@ void Scheduler::clock_main(Ctx *self) {
             // sigwaitinfo: that wait has no backstop, and the one signal of
             // the kernel timer an arm would set can be lost (an application
             // setting SIG_IGN on it discards it while pending): the library
-            // would stall for good.  A condition variable cannot lose it.
+            // would stall for good.  A futex word cannot lose it.
             clock_idle_ = true;
-            wait(&clock_idle_cv_);
+            sleep_on(&clock_wake_);
             clock_idle_ = false;
             now = now_ns();
             continue;
@@ -438,14 +492,13 @@ void Scheduler::follower_main(Ctx *self) {
         uint32_t idx = 0;
         switch (self->role) {
         case Role::Idle:
-            wait(&self->cv);
+            sleep_on(&self->wake);
             continue;
         case Role::Retire:
             // retire_surplus took it out of idle_ and of the count.
             threads_.erase(std::remove(threads_.begin(), threads_.end(), self), threads_.end());
+            recycle(self);
             unlock();
-            pthread_cond_destroy(&self->cv);
-            delete self;
             tls_ctx = nullptr;
             return;
         case Role::Running:
@@ -553,7 +606,7 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
     standby_free_wait_ = !clock_busy_;
     standby_poked_ = false;
     timespec ts = to_timespec(standby_until_);
-    wait(&self->cv, &ts);
+    sleep_on(&self->wake, &ts);
     return false;
 }
 
@@ -604,7 +657,6 @@ void Scheduler::after_fork_child() noexcept {
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&done_cv_, &a);
     pthread_cond_init(&start_cv_, &a);
-    pthread_cond_init(&clock_idle_cv_, &a);
     pthread_condattr_destroy(&a);
     ++generation_;
     heap_.clear();
@@ -620,7 +672,7 @@ void Scheduler::after_fork_child() noexcept {
         return true;
     });
     for (Ctx *c : threads_)
-        if (c != tls_ctx) delete c;   // their threads do not exist here
+        if (c != tls_ctx) recycle(c);   // their threads do not exist here
     threads_.clear();
     idle_.clear();
     standby_ = nullptr;
@@ -633,7 +685,8 @@ void Scheduler::after_fork_child() noexcept {
     armed_due_ = kNever;
     spin_until_.store(kNever, std::memory_order_relaxed);
     followers_ = 0;
-    tls_kick = 0;
+    tls_pending = Pending{};
+    clock_wake_ = 0;
     kicked_ = ktimer_failed_ = false;
 }
 

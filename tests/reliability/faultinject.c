@@ -25,6 +25,17 @@
  *                                        least min_bytes sleep ms first (0: off)
  *     void mockit_fi_slow_settime(long ms);   timer_settime sleeps ms first (0: off)
  *     long mockit_fi_slowed_settime(void);    how many did since it was set
+ *
+ * And a count, for the same question about wake-ups (is a thread woken
+ * by a system call made under the lock?):
+ *     void mockit_fi_count_wakeups(int on);   counts restart at 0 when on
+ *     void mockit_fi_wakeups(long out[3]);    wake-ups made (pthread_cond_signal
+ *                                        or _broadcast, FUTEX_WAKE, tgkill
+ *                                        through syscall()): in all, those made
+ *                                        while the caller held a pthread mutex,
+ *                                        and the FUTEX_WAKEs
+ * (pthread_mutex_lock, _trylock and _unlock are interposed for that: each
+ * thread counts the mutexes it holds.)
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -34,7 +45,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #define FI_KINDS 4
@@ -202,4 +216,99 @@ __attribute__((visibility("default"))) int timer_settime(timer_t t, int flags, c
         fi_sleep_ms(ms);
     }
     return f(t, flags, v, old);
+}
+
+/* ---- wake-ups made while holding a mutex ---- */
+
+static atomic_int fi_counting;
+static atomic_long fi_wakeups, fi_wakeups_locked, fi_futex_wakes;
+static __thread int fi_held;   /* pthread mutexes this thread holds */
+
+__attribute__((visibility("default"))) void mockit_fi_count_wakeups(int on) {
+    if (on) {
+        atomic_store(&fi_wakeups, 0);
+        atomic_store(&fi_wakeups_locked, 0);
+        atomic_store(&fi_futex_wakes, 0);
+    }
+    atomic_store(&fi_counting, on);
+}
+
+__attribute__((visibility("default"))) void mockit_fi_wakeups(long out[3]) {
+    out[0] = atomic_load(&fi_wakeups);
+    out[1] = atomic_load(&fi_wakeups_locked);
+    out[2] = atomic_load(&fi_futex_wakes);
+}
+
+static void fi_wakeup_seen(void) {
+    if (!atomic_load_explicit(&fi_counting, memory_order_relaxed)) return;
+    atomic_fetch_add(&fi_wakeups, 1);
+    if (fi_held > 0) atomic_fetch_add(&fi_wakeups_locked, 1);
+}
+
+/* glibc exports these names of the real functions (no dlsym needed: it
+ * may allocate, and malloc is interposed above) */
+extern int __pthread_mutex_lock(pthread_mutex_t *);
+extern int __pthread_mutex_trylock(pthread_mutex_t *);
+extern int __pthread_mutex_unlock(pthread_mutex_t *);
+
+__attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m) {
+    int rc = __pthread_mutex_lock(m);
+    if (rc == 0) fi_held++;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t *m) {
+    int rc = __pthread_mutex_trylock(m);
+    if (rc == 0) fi_held++;
+    return rc;
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t *m) {
+    if (fi_held > 0) fi_held--;
+    return __pthread_mutex_unlock(m);
+}
+
+typedef int (*cond_fn)(pthread_cond_t *);
+static cond_fn fi_real_cond(const char *name, _Atomic(cond_fn) *cache) {
+    cond_fn f = atomic_load(cache);
+    if (!f) {
+        f = (cond_fn)dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+        if (!f) f = (cond_fn)dlsym(RTLD_NEXT, name);
+        atomic_store(cache, f);
+    }
+    return f;
+}
+
+__attribute__((visibility("default"))) int pthread_cond_signal(pthread_cond_t *c) {
+    static _Atomic(cond_fn) real;
+    fi_wakeup_seen();
+    return fi_real_cond("pthread_cond_signal", &real)(c);
+}
+
+__attribute__((visibility("default"))) int pthread_cond_broadcast(pthread_cond_t *c) {
+    static _Atomic(cond_fn) real;
+    fi_wakeup_seen();
+    return fi_real_cond("pthread_cond_broadcast", &real)(c);
+}
+
+typedef long (*syscall_fn)(long, ...);
+__attribute__((visibility("default"))) long syscall(long n, ...) {
+    static _Atomic(syscall_fn) real;
+    syscall_fn f = atomic_load(&real);
+    if (!f) {
+        f = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+        atomic_store(&real, f);
+    }
+    va_list ap;
+    va_start(ap, n);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE) {
+        if (atomic_load_explicit(&fi_counting, memory_order_relaxed)) atomic_fetch_add(&fi_futex_wakes, 1);
+        fi_wakeup_seen();
+    } else if (n == SYS_tgkill) {
+        fi_wakeup_seen();
+    }
+    return f(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
