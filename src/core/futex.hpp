@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdint>
 #include <ctime>
 
@@ -33,8 +34,9 @@ inline void futex_sleep(uint32_t *word, uint32_t seen, const timespec *until) no
             FUTEX_BITSET_MATCH_ANY);
 }
 
-inline void futex_wake_one(uint32_t *word) noexcept {
-    syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
+// One sleeper (a thread's own word), or all (destroyers share one word).
+inline void futex_wake(uint32_t *word, bool all) noexcept {
+    syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, all ? INT_MAX : 1, nullptr, nullptr, 0);
 }
 
 }  // namespace mockit

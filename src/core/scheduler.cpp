@@ -99,15 +99,15 @@ Scheduler::Scheduler() {
     spare_ctx_.reserve(kMaxFollowers + 2);
     pthread_mutex_init(&mu_, nullptr);
     pthread_mutex_init(&grow_mu_, nullptr);
-    init_mono_cond(&done_cv_);
     init_mono_cond(&start_cv_);
     // helgrind/drd: a relaxed atomic read by the spinning clock thread
     // without mu_; only a hint (it takes mu_ before acting), nothing is
     // published through it, so no happens-before to announce.
     MOCKIT_ATOMIC_VAR(spin_until_);
-    // The clock thread's futex word: valgrind reads it for the kernel's
-    // comparison when the thread sleeps, without the lock (futex.hpp).
+    // The futex words of the clock thread and of destroyers: valgrind
+    // reads them for the kernel's comparison, without the lock (futex.hpp).
     MOCKIT_ATOMIC_VAR(clock_wake_);
+    MOCKIT_ATOMIC_VAR(done_word_);
 }
 
 // ---- the caller's side ----
@@ -250,7 +250,7 @@ void Scheduler::forget(uint32_t idx) noexcept {
     reg_.unindex(idx);
     if (r.waiters) {
         r.state = State::Finished;   // the last waiter releases it
-        pthread_cond_broadcast(&done_cv_);
+        wake_later(&done_word_, true);
     } else {
         reg_.release(idx);
     }
@@ -292,7 +292,7 @@ int Scheduler::destroy(struct data *d) noexcept {
         ++r.waiters;
         if (self) self->waiting_for = idx;
         MOCKIT_CHAOS_POINT();
-        while (r.state == State::Running) wait(&done_cv_);
+        while (r.state == State::Running) sleep_on(&done_word_);
         if (self) self->waiting_for = 0;
         // Records live in chunks that never move: r is still valid.
         if (--r.waiters == 0 && r.state == State::Finished) reg_.release(idx);

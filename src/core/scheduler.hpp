@@ -12,8 +12,9 @@
 //    earlier deadline meanwhile sends it the signal (kick_clock).  For the
 //    same reason no thread wakes a library thread under mu_: they sleep
 //    on futex words (futex.hpp), and a wake-up decided under mu_ is sent
-//    after the unlock (wake_later).  Only the rare waits of destroyers and
-//    of a start use condition variables.
+//    after the unlock (wake_later); a follower made for blocked callbacks
+//    is created after it too (spawn).  Only the start of the clock thread
+//    uses a condition variable.
 //    When it wakes it runs the due callback itself: handing every expiry
 //    to another thread would add a second wake-up to every callback's
 //    lateness (SPEC section 5).
@@ -30,8 +31,8 @@
 //    kSurplusIdle leaves when the library next dispatches (retire_surplus).
 //
 // Destroy is timer_delete_sync: a record whose callback runs is `Running`
-// until the callback returns, and a destroyer from another thread waits on
-// `done_cv` for that.
+// until the callback returns, and a destroyer from another thread sleeps
+// on `done_word_` for that.
 #pragma once
 
 #include <mockit.h>
@@ -130,8 +131,9 @@ private:
     void retire_surplus(ns_t now) noexcept;   // the longest-idle surplus follower leaves
     bool program_kernel_timer(ns_t due) noexcept;   // clock thread only, without mu_
     void kick_clock() noexcept;            // the clock thread looks again (after unlock())
-    void wake_later(uint32_t *word) noexcept;   // wake its sleeper after unlock()
-    void unlock() noexcept;                // pthread_mutex_unlock(&mu_), then kicks and wake-ups
+    // Wake the sleeper of `word` (all of them if `all`) after unlock().
+    void wake_later(uint32_t *word, bool all = false) noexcept;
+    void unlock() noexcept;                // pthread_mutex_unlock(&mu_), then what is pending
     // A library thread sleeps on its futex word without mu_ (see futex.hpp).
     void sleep_on(uint32_t *word, const timespec *until = nullptr) noexcept;
     int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // pending sent first
@@ -151,7 +153,9 @@ private:
         if (reg_.room_needed() || (push && heap_.full())) grow_unlocked(push);
     }
     void grow_unlocked(bool push) noexcept;   // drops and retakes mu_
-    int spawn(bool clock) noexcept;
+    int spawn(bool clock, bool now = false) noexcept;   // a follower: after unlock() unless `now`
+    int create_thread(Ctx *c) noexcept;     // pthread_create, all signals blocked
+    void abandon(Ctx *c) noexcept;          // a follower whose thread could not be made
     bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;
     Ctx *runner_of(uint32_t idx) const noexcept;
     void forget(uint32_t idx) noexcept;     // unindex + release or Finished
@@ -159,7 +163,7 @@ private:
 
     pthread_mutex_t mu_;
     pthread_mutex_t grow_mu_;   // held around grow_unlocked's malloc/free, and across fork
-    pthread_cond_t done_cv_;    // a waited-for record finished
+    uint32_t done_word_ = 0;    // futex word: a waited-for record finished
     pthread_cond_t start_cv_;   // the clock thread reported in
     uint32_t clock_wake_ = 0;   // futex word: the clock thread sleeps with nothing armed
     Registry reg_;

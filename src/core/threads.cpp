@@ -36,15 +36,18 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// What a thread decided under mu_ to send once it has let go of it
-// (Scheduler::unlock): a kick for the clock thread (kick_clock) and the
-// futex wake-ups of library threads (wake_later).  A handful at most per
-// hold: the clock thread starting a callback may retire one follower and
-// name a standby, a finish then pokes it.
+// What a thread decided under mu_ to do once it has let go of it
+// (Scheduler::unlock): a kick for the clock thread (kick_clock), the
+// futex wake-ups of sleepers (wake_later) and the creation of a follower
+// (spawn).  A handful at most per hold: the clock thread starting a
+// callback may retire one follower and name or make a standby, a finish
+// then pokes it or wakes destroyers.
 struct Pending {
     pid_t kick = 0;
     unsigned n = 0;
     uint32_t *wake[4];
+    bool all[4];
+    Ctx *spawn = nullptr;
 };
 thread_local Pending tls_pending;
 
@@ -161,21 +164,27 @@ void Scheduler::kick_clock() noexcept {
 // the wake-up itself is sent by unlock().  The word may belong to a thread
 // that leaves meanwhile: Ctx are recycled, never freed (recycle), so the
 // wake-up lands on live memory and is at worst spurious.
-void Scheduler::wake_later(uint32_t *word) noexcept {
+void Scheduler::wake_later(uint32_t *word, bool all) noexcept {
     ++*word;
     Pending &p = tls_pending;
-    for (unsigned i = 0; i < p.n; ++i)
-        if (p.wake[i] == word) return;
-    if (p.n < sizeof p.wake / sizeof p.wake[0])
-        p.wake[p.n++] = word;
-    else
-        futex_wake_one(word);   // not expected (see Pending): correct, only under the lock
+    for (unsigned i = 0; i < p.n; ++i) {
+        if (p.wake[i] == word) {
+            p.all[i] = p.all[i] || all;
+            return;
+        }
+    }
+    if (p.n < sizeof p.wake / sizeof p.wake[0]) {
+        p.wake[p.n] = word;
+        p.all[p.n++] = all;
+    } else {
+        futex_wake(word, all);   // not expected (see Pending): correct, only under the lock
+    }
 }
 
 namespace {
-void send_pending(const Pending &p) noexcept {
+void send_wakeups(const Pending &p) noexcept {
     if (p.kick) syscall(SYS_tgkill, pid_t(getpid()), p.kick, clock_signal());
-    for (unsigned i = 0; i < p.n; ++i) futex_wake_one(p.wake[i]);
+    for (unsigned i = 0; i < p.n; ++i) futex_wake(p.wake[i], p.all[i]);
 }
 }  // namespace
 
@@ -183,7 +192,12 @@ void Scheduler::unlock() noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     pthread_mutex_unlock(&mu_);
-    send_pending(p);
+    send_wakeups(p);
+    if (p.spawn && create_thread(p.spawn) != 0) {
+        pthread_mutex_lock(&mu_);
+        abandon(p.spawn);
+        unlock();
+    }
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -194,10 +208,12 @@ void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
 }
 
 // A wait lets go of mu_ inside pthread_cond_wait: what is pending goes
-// first, under the lock (these waits are rare: a destroyer, a start).
+// first, under the lock (only a start waits so).
 int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
-    send_pending(tls_pending);
+    Pending p = tls_pending;
     tls_pending = Pending{};
+    send_wakeups(p);
+    if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
     return until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
 }
 
@@ -307,7 +323,15 @@ void Scheduler::retire_surplus(ns_t now) noexcept {
     wake_later(&c->wake);
 }
 
-int Scheduler::spawn(bool clock) noexcept {
+// A new library thread.  The clock thread is made at once and waited for
+// (a start, or a clock thread that died in a callback), and so are the
+// followers made with it (`now`).  Any other follower is created by
+// unlock(), once the caller has let go of mu_: pthread_create is a clone
+// and a stack's mmap, and a caller preempted on the way back would hold
+// every callback up.  It is counted and named standby here, so nobody
+// makes a second one meanwhile; if it cannot be made, abandon() takes
+// that back and timers queue until the next try (ensure_standby).
+int Scheduler::spawn(bool clock, bool now) noexcept {
     Ctx *c = new_ctx();
     if (!c) return ENOMEM;
     c->is_clock = clock;
@@ -319,21 +343,14 @@ int Scheduler::spawn(bool clock) noexcept {
         recycle(c);
         return ENOMEM;
     }
-
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    // Born with every signal blocked: a new thread inherits the creator's
-    // mask, so block all around pthread_create (this cannot fail, unlike
-    // pthread_attr_setsigmask_np, which allocates).
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, thread_start, c);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    pthread_attr_destroy(&attr);
-    if (rc) {
+    if (!clock && !now && !tls_pending.spawn) {
+        ++followers_;
+        standby_ = c;
+        standby_until_ = kNever;
+        tls_pending.spawn = c;
+        return 0;
+    }
+    if (int rc = create_thread(c)) {
         threads_.pop_back();
         recycle(c);
         return rc;
@@ -348,6 +365,32 @@ int Scheduler::spawn(bool clock) noexcept {
     start_reported_ = false;
     while (!start_reported_) wait(&start_cv_);
     return start_status_;
+}
+
+int Scheduler::create_thread(Ctx *c) noexcept {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    // Born with every signal blocked: a new thread inherits the creator's
+    // mask, so block all around pthread_create (this cannot fail, unlike
+    // pthread_attr_setsigmask_np, which allocates).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, thread_start, c);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+// Under mu_ again after a deferred pthread_create failed (spawn).
+void Scheduler::abandon(Ctx *c) noexcept {
+    threads_.erase(std::remove(threads_.begin(), threads_.end(), c), threads_.end());
+    idle_.erase(std::remove(idle_.begin(), idle_.end(), c), idle_.end());
+    --followers_;
+    if (standby_ == c) standby_ = nullptr;
+    recycle(c);
 }
 
 int Scheduler::start_threads() noexcept {
@@ -367,7 +410,7 @@ int Scheduler::start_threads() noexcept {
     // pthread_create, which on a starved CPU (nice 19 under load) is
     // measured in hundreds of ms for a new thread's first run.  Not fatal
     // if it fails.
-    while (followers_ < kStartFollowers && spawn(false) == 0) {
+    while (followers_ < kStartFollowers && spawn(false, true) == 0) {
         standby_ = nullptr;
         go_idle(threads_.back());
     }
@@ -648,14 +691,13 @@ void Scheduler::after_fork_child() noexcept {
     // unlocks it, the pthread_atfork() way: re-initialising a mutex that is
     // locked is undefined, and helgrind/drd then see the old lock still held
     // ("re-lock a non-recursive lock", "mutex reinitialization").  The
-    // condition variables are re-made rather than trusted: waiters of the
-    // parent that do not exist here may be counted in them.
+    // start's condition variable is re-made rather than trusted: waiters
+    // of the parent that do not exist here may be counted in it.
     pthread_mutex_unlock(&mu_);
     pthread_mutex_unlock(&grow_mu_);
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&done_cv_, &a);
     pthread_cond_init(&start_cv_, &a);
     pthread_condattr_destroy(&a);
     ++generation_;
@@ -686,7 +728,7 @@ void Scheduler::after_fork_child() noexcept {
     spin_until_.store(kNever, std::memory_order_relaxed);
     followers_ = 0;
     tls_pending = Pending{};
-    clock_wake_ = 0;
+    clock_wake_ = done_word_ = 0;
     kicked_ = ktimer_failed_ = false;
 }
 

@@ -26,14 +26,15 @@
  *     void mockit_fi_slow_settime(long ms);   timer_settime sleeps ms first (0: off)
  *     long mockit_fi_slowed_settime(void);    how many did since it was set
  *
- * And a count, for the same question about wake-ups (is a thread woken
- * by a system call made under the lock?):
+ * And a count, for the same question about wake-ups and new threads (is
+ * a thread woken or made by a system call made under the lock?):
  *     void mockit_fi_count_wakeups(int on);   counts restart at 0 when on
- *     void mockit_fi_wakeups(long out[3]);    wake-ups made (pthread_cond_signal
+ *     void mockit_fi_wakeups(long out[5]);    wake-ups made (pthread_cond_signal
  *                                        or _broadcast, FUTEX_WAKE, tgkill
  *                                        through syscall()): in all, those made
  *                                        while the caller held a pthread mutex,
- *                                        and the FUTEX_WAKEs
+ *                                        the FUTEX_WAKEs; then pthread_create
+ *                                        calls, and those made holding one
  * (pthread_mutex_lock, _trylock and _unlock are interposed for that: each
  * thread counts the mutexes it holds.)
  */
@@ -168,6 +169,37 @@ __attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
     return __libc_realloc(p, n);
 }
 
+/* ---- wake-ups made while holding a mutex ---- */
+
+static atomic_int fi_counting;
+static atomic_long fi_wakeups, fi_wakeups_locked, fi_futex_wakes, fi_creates, fi_creates_locked;
+static __thread int fi_held;   /* pthread mutexes this thread holds */
+
+__attribute__((visibility("default"))) void mockit_fi_count_wakeups(int on) {
+    if (on) {
+        atomic_store(&fi_wakeups, 0);
+        atomic_store(&fi_wakeups_locked, 0);
+        atomic_store(&fi_futex_wakes, 0);
+        atomic_store(&fi_creates, 0);
+        atomic_store(&fi_creates_locked, 0);
+    }
+    atomic_store(&fi_counting, on);
+}
+
+__attribute__((visibility("default"))) void mockit_fi_wakeups(long out[5]) {
+    out[0] = atomic_load(&fi_wakeups);
+    out[1] = atomic_load(&fi_wakeups_locked);
+    out[2] = atomic_load(&fi_futex_wakes);
+    out[3] = atomic_load(&fi_creates);
+    out[4] = atomic_load(&fi_creates_locked);
+}
+
+static void fi_wakeup_seen(void) {
+    if (!atomic_load_explicit(&fi_counting, memory_order_relaxed)) return;
+    atomic_fetch_add(&fi_wakeups, 1);
+    if (fi_held > 0) atomic_fetch_add(&fi_wakeups_locked, 1);
+}
+
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef int (*timer_create_fn)(clockid_t, struct sigevent *, timer_t *);
 typedef int (*timer_settime_fn)(timer_t, int, const struct itimerspec *, struct itimerspec *);
@@ -179,6 +211,10 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
     if (!f) {
         f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
         atomic_store(&real, f);
+    }
+    if (atomic_load_explicit(&fi_counting, memory_order_relaxed)) {
+        atomic_fetch_add(&fi_creates, 1);
+        if (fi_held > 0) atomic_fetch_add(&fi_creates_locked, 1);
     }
     if (fi_hit(FI_PTHREAD_CREATE)) return EAGAIN;
     return f(t, a, fn, arg);
@@ -216,33 +252,6 @@ __attribute__((visibility("default"))) int timer_settime(timer_t t, int flags, c
         fi_sleep_ms(ms);
     }
     return f(t, flags, v, old);
-}
-
-/* ---- wake-ups made while holding a mutex ---- */
-
-static atomic_int fi_counting;
-static atomic_long fi_wakeups, fi_wakeups_locked, fi_futex_wakes;
-static __thread int fi_held;   /* pthread mutexes this thread holds */
-
-__attribute__((visibility("default"))) void mockit_fi_count_wakeups(int on) {
-    if (on) {
-        atomic_store(&fi_wakeups, 0);
-        atomic_store(&fi_wakeups_locked, 0);
-        atomic_store(&fi_futex_wakes, 0);
-    }
-    atomic_store(&fi_counting, on);
-}
-
-__attribute__((visibility("default"))) void mockit_fi_wakeups(long out[3]) {
-    out[0] = atomic_load(&fi_wakeups);
-    out[1] = atomic_load(&fi_wakeups_locked);
-    out[2] = atomic_load(&fi_futex_wakes);
-}
-
-static void fi_wakeup_seen(void) {
-    if (!atomic_load_explicit(&fi_counting, memory_order_relaxed)) return;
-    atomic_fetch_add(&fi_wakeups, 1);
-    if (fi_held > 0) atomic_fetch_add(&fi_wakeups_locked, 1);
 }
 
 /* glibc exports these names of the real functions (no dlsym needed: it
