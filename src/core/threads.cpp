@@ -208,13 +208,22 @@ void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
 }
 
 // A wait lets go of mu_ inside pthread_cond_wait: what is pending goes
-// first, under the lock (only a start waits so).
+// first, under the lock (only a start waits so).  pthread_cond_wait is a
+// cancellation point: an application thread cancelled there would unwind
+// into the library's noexcept functions (std::terminate: the process
+// dies), or, past them, end holding mu_ (it is re-taken first).  So no
+// call of the library but Mockit_bsleep is a cancellation point (the
+// futex sleeps are none either).
 int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     send_wakeups(p);
     if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
-    return until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int rc = until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
+    pthread_setcancelstate(cancel_state, nullptr);
+    return rc;
 }
 
 // A Ctx is never freed while the process runs: a thread that decided a

@@ -6,7 +6,9 @@
  * FLT-03 a callback calls exit / quick_exit / _exit (and exit with an
  *        atexit handler destroying every timer), fresh processes
  * FLT-04 callbacks that pthread_exit(); a callback thread cancelled in
- *        clock_nanosleep (documented as "do not": only "no hang")
+ *        clock_nanosleep (documented as "do not": only "no hang"); (c) an
+ *        application thread cancelled while Mockit_destroy waits for a
+ *        callback (not a cancellation point: the library is not left locked)
  * FLT-06 fork: (a) child timing, (b) 100 forks under 4-thread churn, and
  *        forks racing the first arms (fresh processes), (c) fork from
  *        inside a callback (skipped under TSan; (b) also under ASan)
@@ -289,6 +291,60 @@ static void test_FLT04b_cancelled_callback_thread_no_hang(void **state) {
     print_message("# destroy of the cancelled one-shot: %d; its callback %s\n", rc,
                   atomic_load(&cancel_in) == 2 ? "returned" : "was cancelled");
     assert_int_equal(0, Mockit_destroy(&tk));
+}
+
+/* An application thread cancelled while Mockit_destroy waits for a
+ * running callback.  Mockit_destroy(3): not a cancellation point; the
+ * thread acts on the cancellation at its next one, after the call
+ * returned.  When the wait was pthread_cond_wait (a cancellation point)
+ * the cancellation's unwinding reached the library's noexcept functions
+ * and the whole process died in std::terminate (a83e5b1: "terminate
+ * called without an active exception"); had it unwound, the thread would
+ * have ended holding the library's lock (pthread_cond_wait re-takes it
+ * first). */
+static atomic_int cd_in_cb, cd_started, cd_after;
+static atomic_int cd_rc = -1;
+static void *cd_slow_cb(void *arg) {
+    (void)arg;
+    atomic_store(&cd_in_cb, 1);
+    mt_sleep_ms(300);
+    return NULL;
+}
+static void *cd_destroyer(void *arg) {
+    atomic_store(&cd_started, 1);
+    atomic_store(&cd_rc, Mockit_destroy(arg));
+    pthread_testcancel();
+    atomic_store(&cd_after, 1);
+    return NULL;
+}
+
+static void test_FLT04c_app_thread_cancelled_in_destroy(void **state) {
+    (void)state;
+    mt_watchdog_arm(10, "FLT04c: the library left locked by a cancelled destroyer");
+    static struct data slow, after;
+    slow = (struct data){ .cb = cd_slow_cb };
+    assert_int_equal(0, Mockit_oneoff(0, &slow));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&cd_in_cb) == 1, 2000));
+    pthread_t t;
+    assert_int_equal(0, pthread_create(&t, NULL, cd_destroyer, &slow));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&cd_started) == 1, 2000));
+    mt_sleep_ms(50);   /* inside Mockit_destroy, waiting for the callback */
+    uint64_t t0 = mt_now_ns();
+    assert_int_equal(0, pthread_cancel(t));
+    void *res = NULL;
+    assert_int_equal(0, pthread_join(t, &res));
+    print_message("# destroyer cancelled: joined after %.1f ms, Mockit_destroy returned %d\n",
+                  (mt_now_ns() - t0) / 1e6, atomic_load(&cd_rc));
+    assert_true(res == PTHREAD_CANCELED);
+    assert_int_equal(0, atomic_load(&cd_rc));    /* the call completed */
+    assert_int_equal(0, atomic_load(&cd_after));   /* and the cancellation acted after it */
+    /* the library still works: not left locked */
+    atomic_store(&ticks, 0);
+    after = (struct data){ .cb = tick_cb };
+    assert_int_equal(0, Mockit_oneoff(1, &after));
+    assert_true(MT_WAIT_UNTIL(atomic_load(&ticks) == 1, 2000));
+    assert_int_equal(EINVAL, Mockit_destroy(&slow));
+    mt_watchdog_disarm();
 }
 
 /* ---- FLT-06 ---- */
@@ -884,6 +940,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_FLT03_callback_calls_exit),
         MT_TEST(test_FLT04a_callbacks_pthread_exit),
         MT_TEST(test_FLT04b_cancelled_callback_thread_no_hang),
+        MT_TEST(test_FLT04c_app_thread_cancelled_in_destroy),
         MT_TEST(test_FLT06a_child_timing),
         MT_TEST(test_FLT06b_fork_under_churn),
         MT_TEST(test_FLT06b_fork_racing_the_first_arm),
