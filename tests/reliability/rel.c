@@ -58,7 +58,7 @@ long rel_rss_kb(void) { return status_kib("VmRSS"); }
 
 long rel_rss_anon_kb(void) { return status_kib("RssAnon"); }
 
-struct ctxsw { unsigned long long sum; int threads; };
+struct ctxsw { unsigned long long sum, voluntary; int threads; };
 
 static int add_ctxsw(pid_t tid, const char *comm, void *arg) {
     struct ctxsw *c = arg;
@@ -68,15 +68,22 @@ static int add_ctxsw(pid_t tid, const char *comm, void *arg) {
         mt_task_status_field(tid, "nonvoluntary_ctxt_switches", nv, sizeof nv))
         return 0;   /* the thread is gone */
     c->sum += strtoull(v, NULL, 10) + strtoull(nv, NULL, 10);
+    c->voluntary += strtoull(v, NULL, 10);
     c->threads++;
     return 0;
 }
 
 unsigned long long rel_lib_ctxsw(int *threads) {
-    struct ctxsw c = { 0, 0 };
+    struct ctxsw c = { 0, 0, 0 };
     mt_foreach_task(add_ctxsw, &c);
     if (threads) *threads = c.threads;
     return c.sum;
+}
+
+unsigned long long rel_lib_voluntary_ctxsw(void) {
+    struct ctxsw c = { 0, 0, 0 };
+    mt_foreach_task(add_ctxsw, &c);
+    return c.voluntary;
 }
 
 struct blk { int seen; int bad; char *why; size_t len; };

@@ -26,6 +26,8 @@ long rel_rss_anon_kb(void);             /* RssAnon: the part a leak grows */
 /* voluntary + nonvoluntary context switches summed over the threads whose
  * comm starts with "mockit"; *threads (if not NULL) gets their number */
 unsigned long long rel_lib_ctxsw(int *threads);
+/* of those, the voluntary ones: a thread blocked (woken later), not preempted */
+unsigned long long rel_lib_voluntary_ctxsw(void);
 /* SigBlk of every library thread covers every signal 1..SIGRTMAX except
  * SIGKILL, SIGSTOP and glibc's two internal ones; returns the number of
  * library threads seen, or -1 (and a message in why) when one does not */

@@ -172,16 +172,22 @@ static void test_LOAD07_standby_not_woken_per_callback(void **state) {
         assert_int_equal(0, Mockit_oneoff(100 + 10 * (uint32_t)i, &shot[i]));
     }
     mt_sleep_ms(150);   /* the first callbacks name the standby */
-    unsigned long long c0 = rel_lib_ctxsw(NULL);
+    unsigned long long c0 = rel_lib_ctxsw(NULL), v0 = rel_lib_voluntary_ctxsw();
     int n0 = atomic_load(&hz_calls);
     MT_WAIT_UNTIL(atomic_load(&hz_calls) == N, 5000);
-    unsigned long long c1 = rel_lib_ctxsw(NULL);
+    unsigned long long c1 = rel_lib_ctxsw(NULL), v1 = rel_lib_voluntary_ctxsw();
     int n = atomic_load(&hz_calls) - n0;
     assert_int_equal(0, Mockit_destroy(&far));
-    print_message("# %d expirations, %llu context switches of library threads (%.2f each)\n", n, c1 - c0,
-                  n ? (double)(c1 - c0) / n : 0.0);
+    print_message("# %d expirations, %llu context switches of library threads (%.2f each), %llu of them "
+                  "voluntary (%.2f each)\n", n, c1 - c0, n ? (double)(c1 - c0) / n : 0.0, v1 - v0,
+                  n ? (double)(v1 - v0) / n : 0.0);
     MT_ASSERT_CMP(n, >=, N / 2);
-    MT_ASSERT_UCMP(10 * (c1 - c0), <=, 26ull * (unsigned long long)n);   /* 2.6 per expiration */
+    /* The catalogue's bound (3 per expiration + 50) on all of them; 2.6
+     * per expiration on the voluntary ones, the wake-ups this is about (a
+     * preemption by another process on a busy machine is not one: one
+     * failed run under ASan beside another test had 2.73 in all). */
+    MT_ASSERT_UCMP(c1 - c0, <=, 3ull * (unsigned long long)n + 50);
+    MT_ASSERT_UCMP(10 * (v1 - v0), <=, 26ull * (unsigned long long)n);   /* 2.6 per expiration */
 }
 
 /* ---- LOAD-04 (#6): a clock thread left without a CPU is covered ----
