@@ -2,11 +2,6 @@
 
 namespace mockit {
 
-namespace {
-constexpr size_t kMinSlots = 1024;
-constexpr size_t kShrinkLive = 8192;
-}
-
 Registry::Registry() {
     slots_.assign(kMinSlots, 0);
     shift_ = 64 - __builtin_ctzll(kMinSlots);
@@ -75,6 +70,8 @@ void Registry::adopt_room(Room &room) noexcept {
     }
     if (!room.slots.empty() && index_full() && room.slots.size() == slots_.size() * 2)
         rehash_into(room.slots);
+    else if (!room.slots.empty() && shrink_wanted() && room.slots.size() == shrink_size())
+        rehash_into(room.slots);
 }
 
 uint32_t Registry::insert(struct data *key) {
@@ -112,20 +109,7 @@ void Registry::unindex(uint32_t idx) noexcept {
         }
     }
     slots_[hole] = 0;
-    --count_;
-    // Shrink when nearly empty so memory follows the live timers, to a
-    // quarter full in one go.  Only once few are left: a rehash runs
-    // inside a destroy or a callback's finish, a pause every timer due
-    // meanwhile waits for, and it costs a cache miss per live entry (a
-    // million one-shots firing over a second stalled 26 ms when the
-    // index halved at 500k live, 15 ms at 130k).  So a big index is kept
-    // until at most kShrinkLive remain (a few ms: the scan of the old
-    // slots and those entries).
-    if (slots_.size() > kMinSlots && count_ * 32 < slots_.size() && count_ < kShrinkLive) {
-        size_t cap = kMinSlots;
-        while (cap < count_ * 4) cap *= 2;
-        try { rehash(cap); } catch (...) {}
-    }
+    --count_;   // the caller may shrink the index now (shrink_wanted)
 }
 
 void Registry::release(uint32_t idx) noexcept {

@@ -83,6 +83,24 @@ public:
     };
     // Whether one more insert() would allocate: a chunk, or a larger index.
     bool room_needed() const noexcept { return chunk_needed() || index_full(); }
+    // The index is nearly empty and should shrink, to shrink_size() slots
+    // (memory follows the live timers).  unindex() never shrinks it
+    // itself: the caller makes the smaller array without the lock (make_room
+    // with slots_wanted = shrink_size()) and installs it with adopt_room.
+    // Only once few are left: the rehash runs under the lock, a pause every
+    // timer due meanwhile waits for, and it costs a cache miss per live
+    // entry (a million one-shots firing over a second stalled 26 ms when
+    // the index halved at 500k live, 15 ms at 130k).  So a big index is
+    // kept until at most kShrinkLive remain (a few ms: the scan of the old
+    // slots and those entries), then shrinks to a quarter full in one go.
+    bool shrink_wanted() const noexcept {
+        return slots_.size() > kMinSlots && count_ * 32 < slots_.size() && count_ < kShrinkLive;
+    }
+    size_t shrink_size() const noexcept {
+        size_t cap = kMinSlots;
+        while (cap < count_ * 4) cap *= 2;
+        return cap;
+    }
     // Under the lock: what to make.  make_room() then makes it without.
     Room plan_room() const noexcept {
         Room r;
@@ -98,6 +116,8 @@ public:
     void retain(Keep keep);
 
 private:
+    static constexpr size_t kMinSlots = 1024;
+    static constexpr size_t kShrinkLive = 8192;
     static constexpr uint32_t kChunkBits = 12;
     static constexpr uint32_t kChunkSize = 1u << kChunkBits;
 

@@ -155,6 +155,40 @@ void Scheduler::grow_unlocked(bool push) noexcept {
     pthread_mutex_unlock(&grow_mu_);   // still holding mu_: the caller goes on
 }
 
+void Scheduler::unindex(uint32_t idx) noexcept {
+    reg_.unindex(idx);
+    if (reg_.shrink_wanted()) shrink_later(reg_.shrink_size());
+}
+
+// The index shrinks (Registry::shrink_wanted) as it grows: the smaller
+// array is made, and the old one freed, without mu_.  An old index of
+// 32768 slots or more is 128 KiB, glibc's mmap threshold, so its free is
+// a munmap: under mu_, the thread that finished the last one-shots of a
+// big batch was preempted on its way back from it (LOAD-04's lock probe
+// put the longest hold of nearly every 40 s run there, 92-168 ms by the
+// clock thread, when 90% of the 10,000 one-shots had fired).  Called by
+// unlock() after the hold that unindexed; a plan that no longer fits
+// (timers armed or gone meanwhile) is dropped, and the next unindex
+// plans again.  So is one that finds grow_mu_ taken: a library thread
+// must not wait for an arm's allocation, and a shrink only saves memory.
+void Scheduler::shrink_unlocked(size_t slots) noexcept {
+    Registry::Room room;
+    room.slots_wanted = slots;
+    // order: grow_mu_, then mu_ (grow_unlocked)
+    if (pthread_mutex_trylock(&grow_mu_) != 0) return;
+    try {
+        Registry::make_room(room);
+    } catch (...) {
+    }
+    if (!room.slots.empty()) {
+        pthread_mutex_lock(&mu_);
+        reg_.adopt_room(room);   // swaps: room.slots is now the old index
+        pthread_mutex_unlock(&mu_);   // nothing was decided under it
+    }
+    room = Registry::Room{};
+    pthread_mutex_unlock(&grow_mu_);
+}
+
 int Scheduler::adopt_owned(struct data *d) noexcept {
     pthread_mutex_lock(&mu_);
     make_room(false);   // a record, no heap entry
@@ -193,7 +227,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             try {
                 queue(idx, due);
             } catch (...) {
-                reg_.unindex(idx);
+                unindex(idx);
                 reg_.release(idx);
                 throw;
             }
@@ -212,7 +246,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
                     queue(idx, due);
                 } catch (...) {
                     if (!r.owned) {   // nothing is kept for a caller's idle struct
-                        reg_.unindex(idx);
+                        unindex(idx);
                         reg_.release(idx);
                     }
                     throw;
@@ -247,7 +281,7 @@ void Scheduler::forget(uint32_t idx) noexcept {
     Record &r = reg_.at(idx);
     struct data *d = r.data;
     bool owned = r.owned;
-    reg_.unindex(idx);
+    unindex(idx);
     if (r.waiters) {
         r.state = State::Finished;   // the last waiter releases it
         wake_later(&done_word_, true);
@@ -441,7 +475,7 @@ void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
         if (r.owned) {
             r.state = State::Idle;
         } else {
-            reg_.unindex(idx);   // nothing is kept for a caller's struct
+            unindex(idx);   // nothing is kept for a caller's struct
             reg_.release(idx);
         }
         return;
@@ -453,7 +487,7 @@ void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
         // schedule rather than lose track of the record.
         r.state = State::Idle;
         if (!r.owned) {
-            reg_.unindex(idx);
+            unindex(idx);
             reg_.release(idx);
         }
         return;

@@ -153,6 +153,10 @@ private:
         if (reg_.room_needed() || (push && heap_.full())) grow_unlocked(push);
     }
     void grow_unlocked(bool push) noexcept;   // drops and retakes mu_
+    // Out of the index; a shrink it calls for is made by unlock().
+    void unindex(uint32_t idx) noexcept;
+    void shrink_later(size_t slots) noexcept;   // threads.cpp (tls_pending)
+    void shrink_unlocked(size_t slots) noexcept;   // without mu_, from unlock()
     int spawn(bool clock, bool now = false) noexcept;   // a follower: after unlock() unless `now`
     int create_thread(Ctx *c) noexcept;     // pthread_create, all signals blocked
     void abandon(Ctx *c) noexcept;          // a follower whose thread could not be made

@@ -38,8 +38,8 @@ inline void cpu_relax() noexcept {
 
 // What a thread decided under mu_ to do once it has let go of it
 // (Scheduler::unlock): a kick for the clock thread (kick_clock), the
-// futex wake-ups of sleepers (wake_later) and the creation of a follower
-// (spawn).  A handful at most per hold: the clock thread starting a
+// futex wake-ups of sleepers (wake_later), the creation of a follower
+// (spawn) and a shrink of the index (Scheduler::unindex).  A handful at most per hold: the clock thread starting a
 // callback may retire one follower and name or make a standby, a finish
 // then pokes it or wakes destroyers.
 struct Pending {
@@ -48,6 +48,7 @@ struct Pending {
     uint32_t *wake[4];
     bool all[4];
     Ctx *spawn = nullptr;
+    size_t shrink = 0;   // the index's new size (Scheduler::unindex)
 };
 thread_local Pending tls_pending;
 
@@ -188,6 +189,8 @@ void send_wakeups(const Pending &p) noexcept {
 }
 }  // namespace
 
+void Scheduler::shrink_later(size_t slots) noexcept { tls_pending.shrink = slots; }
+
 void Scheduler::unlock() noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
@@ -198,6 +201,7 @@ void Scheduler::unlock() noexcept {
         abandon(p.spawn);
         unlock();
     }
+    if (p.shrink) shrink_unlocked(p.shrink);
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -217,6 +221,7 @@ void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
 int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
+    tls_pending.shrink = p.shrink;   // made at the next unlock()
     send_wakeups(p);
     if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
     int cancel_state;

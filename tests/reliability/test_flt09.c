@@ -285,6 +285,53 @@ static int child_growth(int argc, char **argv) {
     return 0;
 }
 
+/* LOAD-04's regression test (issue 6), the index's shrink: with the lock
+ * probe, the longest hold of nearly every 40 s LOAD-04 run (92-168 ms, by
+ * the clock thread) came when 90% of its 10,000 one-shots had fired: the
+ * index shrank under the lock, and freeing its old array (32768 slots,
+ * 128 KiB: glibc's mmap threshold) is a munmap.  The smaller array is now
+ * made, and the old one freed, without the lock, as for growth.  Here the
+ * interposer makes the shrink's allocation (32 KiB) take 300 ms while a
+ * 10 ms interval runs and this thread destroys all but 500 of 20,000
+ * one-shots: under the lock, the interval would wait 300 ms for it. */
+#define SHRINK_N 20000
+static int child_shrink(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*slow)(size_t, long) = (void (*)(size_t, long))dlsym(RTLD_DEFAULT, "mockit_fi_slow");
+    if (!slow) return 2;
+    struct data *d = calloc(SHRINK_N, sizeof *d);
+    if (!d) return 3;
+    static struct data tick;
+    tick = (struct data){ .cb = growth_tick };
+    for (int i = 0; i < SHRINK_N; i++) {
+        d[i].cb = count_cb;
+        if (Mockit_oneoff(3600000, &d[i])) return 5;
+    }
+    uint64_t origin = mt_now_ns();
+    if (Mockit_getit(10, &tick)) return 4;
+    uint64_t origin_hi = mt_now_ns();
+    mt_sleep_ms(50);
+    slow(8 * 1024, 300);
+    uint64_t t0 = mt_now_ns();
+    for (int i = 0; i < SHRINK_N - 500; i++)
+        if (Mockit_destroy(&d[i])) return 5;
+    uint64_t t1 = mt_now_ns();
+    slow(0, 0);
+    mt_sleep_ms(30);
+    Mockit_destroy(&tick);
+    for (int i = SHRINK_N - 500; i < SHRINK_N; i++) Mockit_destroy(&d[i]);
+    mt_grid g;
+    mt_grid_analyse(&growth_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
+    printf("# destroying %d of %d one-shots took %.0f ms (a slowed shrink); interval: %u calls, "
+           "worst wait %.1f ms\n", SHRINK_N - 500, SHRINK_N, (t1 - t0) / 1e6, g.calls, g.max_wait_ns / 1e6);
+    fflush(stdout);
+    if (t1 - t0 < 300 * MT_NS_PER_MS) return 6;      /* the slowed shrink did not happen */
+    if (g.first_early >= 0) return 8;
+    if (g.max_wait_ns > 150 * MT_NS_PER_MS) return 7;  /* the index shrank under the lock */
+    return 0;
+}
+
 /* LOAD-04's regression test (issue 6), the clock thread's side: with the
  * hold shim, the clock thread held the lock for up to 171 ms in 60 s runs
  * at nice 19, over half of that time inside timer_settime and
@@ -485,6 +532,13 @@ static void test_LOAD04_issue6_growth_allocates_without_the_lock(void **state) {
     if (rc) fail_msg("growth scenario failed (%d)", rc);
 }
 
+static void test_LOAD04_issue6_index_shrinks_without_the_lock(void **state) {
+    (void)state;
+    int rc = run_preloaded("shrink", NULL, 60000);
+    if (rc == 7) fail_msg("the interval stalled: the index shrank under the lock");
+    if (rc) fail_msg("shrink scenario failed (%d)", rc);
+}
+
 static void test_LOAD04_issue6_kernel_timer_set_without_the_lock(void **state) {
     (void)state;
     int rc = run_preloaded("settime", NULL, 60000);
@@ -512,6 +566,7 @@ static const struct rel_child children[] = {
     { "warm", child_warm },
     { "selftest", child_selftest },
     { "growth", child_growth },
+    { "shrink", child_shrink },
     { "settime", child_settime },
     { "wakeups", child_wakeups },
     { NULL, NULL },
@@ -532,6 +587,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         MT_TEST(test_FLT09_interposer_works),
         MT_TEST(test_LOAD04_issue6_growth_allocates_without_the_lock),
+        MT_TEST(test_LOAD04_issue6_index_shrinks_without_the_lock),
         MT_TEST(test_LOAD04_issue6_kernel_timer_set_without_the_lock),
         MT_TEST(test_LOAD04_issue6_wakeups_sent_without_the_lock),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),

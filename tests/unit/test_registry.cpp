@@ -41,15 +41,25 @@ void test_registry_matches_model(void **) {
             auto it = model.find(n);
             assert_int_equal(reg.find(key(n)), it == model.end() ? 0u : it->second);
         }
+        int shrinks = 0;
         for (auto it = model.begin(); it != model.end();) {
             if (model.size() > 10) {
                 reg.unindex(it->second);
                 reg.release(it->second);
                 it = model.erase(it);
+                if (reg.shrink_wanted()) {   // as the scheduler does it, memory made outside the lock
+                    Registry::Room room;
+                    room.slots_wanted = reg.shrink_size();
+                    Registry::make_room(room);
+                    reg.adopt_room(room);
+                    assert_false(reg.shrink_wanted());
+                    ++shrinks;
+                }
             } else {
                 ++it;
             }
         }
+        assert_true(shrinks >= 1);
         assert_int_equal(reg.live(), model.size());
         for (auto &kv : model) assert_int_equal(reg.find(key(kv.first)), kv.second);
     }
