@@ -39,14 +39,15 @@ inline void cpu_relax() noexcept {
 // What a thread decided under mu_ to do once it has let go of it
 // (Scheduler::unlock): a kick for the clock thread (kick_clock), the
 // futex wake-ups of sleepers (wake_later), the creation of a follower
-// (spawn) and a shrink of the index (Scheduler::unindex).  A handful at most per hold: the clock thread starting a
-// callback may retire one follower and name or make a standby, a finish
-// then pokes it or wakes destroyers.
+// (spawn) and a shrink of the index (Scheduler::unindex).  A handful of
+// wake-ups at most per hold: the clock thread may retire a follower and
+// name or poke a standby as a callback starts, and after the callback
+// wake destroyers and poke the standby before the next one starts.
 struct Pending {
     pid_t kick = 0;
     unsigned n = 0;
-    uint32_t *wake[4];
-    bool all[4];
+    uint32_t *wake[8];
+    bool all[8];
     Ctx *spawn = nullptr;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
 };

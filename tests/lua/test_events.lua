@@ -66,7 +66,12 @@ test("LUA-08 getit(1) undrained: memory stays flat, pending() counts every expir
   H.check(p <= e + 1, string.format("never early: %d after %d ms", p, e))
   H.check(p >= (H.VG and 10 or e / 4), string.format("%d expirations counted after %d ms", p, e))
   H.check(m1 - m0 < 4, string.format("Lua heap grew %.1f KiB", m1 - m0))
-  if r0 and r1 then
+  -- Not under valgrind: there RSS is mostly valgrind's own (its
+  -- translations grow when code first runs, its shadow memory with any
+  -- memory touched, a new library thread's stack too), and memcheck
+  -- checks this run's memory itself.  One CI run on a loaded machine saw
+  -- exactly 64 KiB there with the queue at one entry.
+  if r0 and r1 and not H.VG then
     H.check(r1 - r0 < 64, string.format("RSS grew %d KiB", r1 - r0))
   end
   local c = t.process_events()
