@@ -358,14 +358,10 @@ int Scheduler::spawn(bool clock, bool now) noexcept {
         recycle(c);
         return ENOMEM;
     }
-    if (!clock && !now && !tls_pending.spawn) {
-        ++followers_;
-        standby_ = c;
-        standby_until_ = kNever;
+    bool later = !clock && !now && !tls_pending.spawn;
+    if (later) {
         tls_pending.spawn = c;
-        return 0;
-    }
-    if (int rc = create_thread(c)) {
+    } else if (int rc = create_thread(c)) {
         threads_.pop_back();
         recycle(c);
         return rc;
