@@ -77,12 +77,19 @@ public:
     void clear() noexcept { v_.clear(); }
 
     // Growth without the lock (Scheduler::make_room): when the next push
-    // would reallocate, make_room() reserves the larger array and touches
-    // its pages (their faults happen then, not under the lock);
-    // adopt_room() under the lock copies the entries into it.  Afterwards
-    // `fresh` holds the old array, to be freed unlocked.
-    bool full() const noexcept { return v_.size() == v_.capacity(); }
-    size_t room_size() const noexcept { return std::max<size_t>(v_.capacity() * 2, 64); }
+    // would leave less than `slack` free entries, make_room() reserves the
+    // larger array and touches its pages (their faults happen then, not
+    // under the lock); adopt_room() under the lock copies the entries into
+    // it.  Afterwards `fresh` holds the old array, to be freed unlocked.
+    // The slack is for the re-queues of the timers whose callbacks run:
+    // each pushes its entry back under the lock (Scheduler::finish), and a
+    // library thread must never reallocate there.
+    bool needs_room(size_t slack) const noexcept { return v_.size() + 1 + slack > v_.capacity(); }
+    size_t room_size(size_t slack) const noexcept {
+        size_t n = std::max<size_t>(v_.capacity() * 2, 128);
+        while (n < v_.size() + 1 + slack) n *= 2;
+        return n;
+    }
     static void make_room(std::vector<HeapEntry> &fresh, size_t n) {   // may throw
         fresh.reserve(n);
         // Raw storage of trivially copyable entries: a byte per page.

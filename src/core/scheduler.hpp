@@ -138,6 +138,7 @@ private:
     void sleep_on(uint32_t *word, const timespec *until = nullptr) noexcept;
     int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // pending sent first
     Ctx *new_ctx() noexcept;               // from spare_ctx_, else allocated
+    void refill_ctx() noexcept;            // a spare Ctx made without mu_ (from unlock())
     void recycle(Ctx *c) noexcept;         // into spare_ctx_: never freed (see threads.cpp)
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
@@ -148,10 +149,16 @@ private:
     ns_t next_of_running(ns_t now) noexcept;   // next deadline of a timer in its callback
     int start_threads() noexcept;           // first arm, or after fork
     // Before an insert (and a heap push, if `push`): grow the tables with
-    // memory made without mu_.
+    // memory made without mu_.  See make_heap_room (scheduler.cpp).
     void make_room(bool push) noexcept {
-        if (reg_.room_needed() || (push && heap_.full())) grow_unlocked(push);
+        if (push && heap_.needs_room(kRequeueSlack)) make_heap_room();
+        if (reg_.room_needed() || (push && heap_.needs_room(kRequeueSlack))) grow_unlocked(push);
     }
+    void make_heap_room() noexcept;         // drops stale entries before the heap grows
+    void compact_heap() noexcept;           // every stale entry out: O(n)
+    // Every library thread may be inside a callback at once, and each
+    // re-queues one heap entry under the lock when it returns (finish).
+    static constexpr size_t kRequeueSlack = kMaxFollowers + 1;
     void grow_unlocked(bool push) noexcept;   // drops and retakes mu_
     // Out of the index; a shrink it calls for is made by unlock().
     void unindex(uint32_t idx) noexcept;

@@ -39,7 +39,8 @@ inline void cpu_relax() noexcept {
 // What a thread decided under mu_ to do once it has let go of it
 // (Scheduler::unlock): a kick for the clock thread (kick_clock), the
 // futex wake-ups of sleepers (wake_later), the creation of a follower
-// (spawn) and a shrink of the index (Scheduler::unindex).  A handful of
+// (spawn), a shrink of the index (Scheduler::unindex) and the allocation
+// of a spare thread context (Scheduler::new_ctx).  A handful of
 // wake-ups at most per hold: the clock thread may retire a follower and
 // name or poke a standby as a callback starts, and after the callback
 // wake destroyers and poke the standby before the next one starts.
@@ -50,6 +51,7 @@ struct Pending {
     bool all[8];
     Ctx *spawn = nullptr;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
+    bool refill_ctx = false;   // spare_ctx_ ran out (Scheduler::new_ctx)
 };
 thread_local Pending tls_pending;
 
@@ -203,6 +205,7 @@ void Scheduler::unlock() noexcept {
         unlock();
     }
     if (p.shrink) shrink_unlocked(p.shrink);
+    if (p.refill_ctx) refill_ctx();
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -223,6 +226,7 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     tls_pending.shrink = p.shrink;   // made at the next unlock()
+    tls_pending.refill_ctx = p.refill_ctx;
     send_wakeups(p);
     if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
     int cancel_state;
@@ -236,18 +240,38 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
 // wake-up under mu_ sends it after the unlock, when the sleeper may have
 // left.  At most kMaxFollowers + 2 exist at once (threads_'s reserve), so
 // spare_ctx_ (the same reserve) never allocates.
+//
+// A new follower is mostly made by a library thread, under mu_, as a
+// callback blocks: its Ctx comes from spare_ctx_, which is refilled after
+// the unlock (refill_ctx), so that no library thread allocates while it
+// holds the lock.  Only the start, and a second new thread before that
+// refill, allocate here.
+static Ctx *make_ctx() noexcept {
+    Ctx *c = new (std::nothrow) Ctx;
+    // helgrind/drd: valgrind reads the futex word of a sleep for the
+    // kernel's comparison, outside the lock (futex.hpp).
+    if (c) MOCKIT_ATOMIC_VAR(c->wake);
+    return c;
+}
+
 Ctx *Scheduler::new_ctx() noexcept {
-    if (spare_ctx_.empty()) {
-        Ctx *c = new (std::nothrow) Ctx;
-        // helgrind/drd: valgrind reads the futex word of a sleep for the
-        // kernel's comparison, outside the lock (futex.hpp).
-        if (c) MOCKIT_ATOMIC_VAR(c->wake);
-        return c;
-    }
+    if (spare_ctx_.size() <= 1) tls_pending.refill_ctx = true;
+    if (spare_ctx_.empty()) return make_ctx();
     Ctx *c = spare_ctx_.back();
     spare_ctx_.pop_back();
     c->~Ctx();
     return new (c) Ctx;
+}
+
+// Without mu_, from unlock(): one spare Ctx for the next new follower.
+void Scheduler::refill_ctx() noexcept {
+    Ctx *c = make_ctx();
+    if (!c) return;   // the next new_ctx() tries under the lock
+    pthread_mutex_lock(&mu_);
+    bool kept = spare_ctx_.empty() && spare_ctx_.size() < spare_ctx_.capacity();
+    if (kept) spare_ctx_.push_back(c);
+    unlock();
+    if (!kept) delete c;   // another refill came first: nothing knows this one
 }
 
 void Scheduler::recycle(Ctx *c) noexcept {

@@ -36,7 +36,16 @@
  *                                        the FUTEX_WAKEs; then pthread_create
  *                                        calls, and those made holding one
  * (pthread_mutex_lock, _trylock and _unlock are interposed for that: each
- * thread counts the mutexes it holds.)
+ * thread counts the mutexes it holds.)  While counting, allocations too:
+ *     void mockit_fi_lib_allocs(long out[2]);   malloc/calloc/realloc calls
+ *                                        made by the library's own threads
+ *                                        (named "mockit-..."), and those made
+ *                                        while such a thread held a mutex
+ *
+ * And a trace, for the soak (LOAD-05: which allocation made an RSS step?):
+ *     MOCKIT_FI_TRACE_MIN=N   every allocation of at least N bytes, and the
+ *                             free of such a block, is written to stderr
+ *                             with the size and the thread's name
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -49,8 +58,12 @@
 #include <linux/futex.h>
 #include <stdarg.h>
 #include <string.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FI_KINDS 4
 enum { FI_MALLOC, FI_PTHREAD_CREATE, FI_TIMER_CREATE, FI_TIMER_SETTIME };
@@ -63,6 +76,7 @@ static atomic_long fi_failed[FI_KINDS];
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
 
 __attribute__((visibility("default"))) void mockit_fi_set(int kind, long n, int persist) {
     if (kind < 0 || kind >= FI_KINDS) return;
@@ -118,7 +132,10 @@ static long env_long(const char *name) {
     return v && *v ? strtol(v, NULL, 10) : 0;
 }
 
+static size_t fi_trace_min;   /* 0: no trace */
+
 __attribute__((constructor)) static void fi_init(void) {
+    fi_trace_min = (size_t)env_long("MOCKIT_FI_TRACE_MIN");
     int persist = env_long("MOCKIT_FI_PERSIST") != 0;
     const char *names[FI_KINDS] = { "MOCKIT_FI_MALLOC", "MOCKIT_FI_PTHREAD_CREATE",
                                     "MOCKIT_FI_TIMER_CREATE", "MOCKIT_FI_TIMER_SETTIME" };
@@ -141,39 +158,84 @@ static int fi_hit(int kind) {
     return fail;
 }
 
+static void fi_alloc_seen(void);
+static void fi_trace(const char *what, size_t n, void *p);
+
 __attribute__((visibility("default"))) void *malloc(size_t n) {
     fi_maybe_slow(n);
+    fi_alloc_seen();
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_malloc(n);
+    void *p = __libc_malloc(n);
+    if (fi_trace_min && n >= fi_trace_min) fi_trace("malloc", n, p);
+    return p;
 }
 
 __attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
     size_t n;
     fi_maybe_slow(__builtin_mul_overflow(a, b, &n) ? SIZE_MAX : n);
+    fi_alloc_seen();
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_calloc(a, b);
+    void *p = __libc_calloc(a, b);
+    if (fi_trace_min && n >= fi_trace_min) fi_trace("calloc", n, p);
+    return p;
 }
 
 __attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
     fi_maybe_slow(n);
+    fi_alloc_seen();
     if (fi_hit(FI_MALLOC)) {
         errno = ENOMEM;
         return NULL;
     }
-    return __libc_realloc(p, n);
+    if (fi_trace_min && p && malloc_usable_size(p) >= fi_trace_min) fi_trace("realloc-from", 0, p);
+    void *q = __libc_realloc(p, n);
+    if (fi_trace_min && n >= fi_trace_min) fi_trace("realloc", n, q);
+    return q;
+}
+
+__attribute__((visibility("default"))) void free(void *p) {
+    if (fi_trace_min && p && malloc_usable_size(p) >= fi_trace_min) fi_trace("free", 0, p);
+    __libc_free(p);
+}
+
+/* One line, written with write(2): stdio could allocate. */
+static void fi_trace(const char *what, size_t n, void *p) {
+    char name[17] = "";
+    prctl(PR_GET_NAME, name);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    char line[160];
+    int len = snprintf(line, sizeof line, "fi-trace: %ld.%03ld %s %zu %p %s\n", (long)t.tv_sec,
+                       t.tv_nsec / 1000000, what, n, p, name);
+    if (len > 0) (void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
 }
 
 /* ---- wake-ups made while holding a mutex ---- */
 
 static atomic_int fi_counting;
 static atomic_long fi_wakeups, fi_wakeups_locked, fi_futex_wakes, fi_creates, fi_creates_locked;
+static atomic_long fi_lib_allocs, fi_lib_allocs_locked;
 static __thread int fi_held;   /* pthread mutexes this thread holds */
+
+__attribute__((visibility("default"))) void mockit_fi_lib_allocs(long out[2]) {
+    out[0] = atomic_load(&fi_lib_allocs);
+    out[1] = atomic_load(&fi_lib_allocs_locked);
+}
+
+static void fi_alloc_seen(void) {
+    if (!atomic_load_explicit(&fi_counting, memory_order_relaxed)) return;
+    char name[17] = "";
+    prctl(PR_GET_NAME, name);
+    if (strncmp(name, "mockit-", 7) != 0) return;
+    atomic_fetch_add(&fi_lib_allocs, 1);
+    if (fi_held > 0) atomic_fetch_add(&fi_lib_allocs_locked, 1);
+}
 
 __attribute__((visibility("default"))) void mockit_fi_count_wakeups(int on) {
     if (on) {
@@ -182,6 +244,8 @@ __attribute__((visibility("default"))) void mockit_fi_count_wakeups(int on) {
         atomic_store(&fi_futex_wakes, 0);
         atomic_store(&fi_creates, 0);
         atomic_store(&fi_creates_locked, 0);
+        atomic_store(&fi_lib_allocs, 0);
+        atomic_store(&fi_lib_allocs_locked, 0);
     }
     atomic_store(&fi_counting, on);
 }

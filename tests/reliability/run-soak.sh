@@ -9,13 +9,21 @@
 # blocked callbacks leave after 10 s idle).  Exits 1 if an invariant broke.
 #   sh tests/reliability/run-soak.sh BUILD_DIR [SECONDS]
 # (make soak: BUILD_DIR = build, SECONDS = DURATION, default 600.)
+# SOAK_TRACE_MIN=N runs the soak under the fault interposer's trace: each
+# allocation of N bytes or more, and its free, is logged with its thread,
+# so that an RSS step can be attributed from the log alone.
 set -u
 b=${1:-build}
 secs=${2:-600}
 s="$b/tests/reliability/rel-stress"
 [ -x "$s" ] || { echo "run-soak: $s not built (meson compile -C $b)" >&2; exit 2; }
 export LD_LIBRARY_PATH="$b/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-"$s" soak "$secs" &
+if [ -n "${SOAK_TRACE_MIN:-}" ]; then
+    LD_PRELOAD="$b/tests/reliability/mockit-faultinject.so" MOCKIT_FI_TRACE_MIN="$SOAK_TRACE_MIN" \
+        "$s" soak "$secs" &
+else
+    "$s" soak "$secs" &
+fi
 pid=$!
 # stop and continue it every 30 s (a scheduling fault, TIM-08)
 (

@@ -467,6 +467,74 @@ static int child_wakeups(int argc, char **argv) {
     return 0;
 }
 
+/* LOAD-04: does a library thread allocate while it holds the lock?  A
+ * thread preempted inside malloc (or the page faults of a large
+ * reallocation) there stalls every callback.  Two places did:
+ *  - the heap of armed timers grew in finish(), when a callback's timer
+ *    was re-queued into a full array (with a million timers, a 12 MiB
+ *    reallocation and copy under the lock);
+ *  - a follower made as a callback blocked allocated its context.
+ * The load: RQ_K intervals whose callbacks all block at once (so the pool
+ * grows), and, each time they all block, far one-shots are armed until the
+ * heap holds a power of two less 4 entries: when they are let go, their K
+ * re-queues overflow an array sized by doubling.  The interposer counts
+ * the allocations made by the library's threads, and those made while
+ * such a thread held a mutex (none of this load arms from a callback or
+ * shrinks the index, which allocate holding only grow_mu_). */
+#define RQ_K 8
+static atomic_int rq_inside[16], rq_round, rq_calls, rq_stop;   /* inside: per round (mod 16) */
+static void *rq_block_cb(void *arg) {
+    (void)arg;
+    int round = atomic_load(&rq_round);
+    atomic_fetch_add(&rq_calls, 1);
+    atomic_fetch_add(&rq_inside[round % 16], 1);
+    for (int i = 0; i < 5000 && atomic_load(&rq_round) == round && !atomic_load(&rq_stop); i++) mt_sleep_ms(1);
+    atomic_fetch_sub(&rq_inside[round % 16], 1);
+    return NULL;
+}
+static int child_requeue(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*count)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
+    void (*get)(long *) = (void (*)(long *))dlsym(RTLD_DEFAULT, "mockit_fi_lib_allocs");
+    if (!count || !get) return 2;
+    static struct data iv[RQ_K], far[4096];
+    static atomic_int far_calls;
+    far[0] = (struct data){ .cb = count_cb, .stuff = &far_calls };
+    if (Mockit_oneoff(3600000, &far[0])) return 3;   /* threads started before counting */
+    mt_sleep_ms(20);
+    count(1);
+    for (int i = 0; i < RQ_K; i++) {
+        iv[i] = (struct data){ .cb = rq_block_cb };
+        if (Mockit_getit(2, &iv[i])) return 4;
+    }
+    int n = 1, rounds = 0;
+    for (int target = 64; target <= 4096; target *= 2, rounds++) {
+        /* all K inside, called since the last release */
+        if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return 6;
+        for (; n < target - 4; n++) {
+            far[n] = (struct data){ .cb = count_cb, .stuff = &far_calls };
+            if (Mockit_oneoff(3600000, &far[n])) return 3;
+        }
+        atomic_fetch_add(&rq_round, 1);   /* let them go: K re-queues */
+    }
+    if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return 6;
+    count(0);
+    long a[2];
+    get(a);
+    atomic_store(&rq_stop, 1);
+    for (int i = 0; i < RQ_K; i++) Mockit_destroy(&iv[i]);
+    for (int i = 0; i < n; i++) Mockit_destroy(&far[i]);
+    printf("# %d rounds of %d blocked intervals re-queued beside up to %d far one-shots (%d calls): "
+           "%ld allocations by library threads, %ld of them holding a mutex\n",
+           rounds, RQ_K, n, atomic_load(&rq_calls), a[0], a[1]);
+    fflush(stdout);
+    if (atomic_load(&far_calls) != 0) return 5;   /* a far one-shot called early */
+    if (a[0] < 1) return 8;   /* the pool did not grow: cannot tell */
+    if (a[1] != 0) return 7;   /* an allocation under the lock */
+    return 0;
+}
+
 /* ---- the test side ---- */
 
 static pid_t spawn_preloaded(const char *mode, char *const args[]) {
@@ -553,6 +621,13 @@ static void test_LOAD04_issue6_wakeups_sent_without_the_lock(void **state) {
     if (rc) fail_msg("wakeups scenario failed (%d)", rc);
 }
 
+static void test_LOAD04_issue6_library_threads_allocate_without_the_lock(void **state) {
+    (void)state;
+    int rc = run_preloaded("requeue", NULL, 60000);
+    if (rc == 7) fail_msg("a library thread allocated while holding the lock");
+    if (rc) fail_msg("requeue scenario failed (%d)", rc);
+}
+
 static void test_FLT09a_malloc_fails_at_first_use(void **state) { (void)state; fresh_sweep("malloc", 60); }
 static void test_FLT09a_malloc_fails_while_warm(void **state) { (void)state; warm_sweep("malloc", 200); }
 static void test_FLT09b_pthread_create_fails_at_first_use(void **state) { (void)state; fresh_sweep("pthread_create", 4); }
@@ -569,6 +644,7 @@ static const struct rel_child children[] = {
     { "shrink", child_shrink },
     { "settime", child_settime },
     { "wakeups", child_wakeups },
+    { "requeue", child_requeue },
     { NULL, NULL },
 };
 
@@ -590,6 +666,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD04_issue6_index_shrinks_without_the_lock),
         MT_TEST(test_LOAD04_issue6_kernel_timer_set_without_the_lock),
         MT_TEST(test_LOAD04_issue6_wakeups_sent_without_the_lock),
+        MT_TEST(test_LOAD04_issue6_library_threads_allocate_without_the_lock),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),
         MT_TEST(test_FLT09a_malloc_fails_while_warm),
         MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
