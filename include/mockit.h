@@ -47,8 +47,9 @@ struct data {
 
 /* Sleep ms milliseconds on CLOCK_MONOTONIC in the calling thread.
  * Returns 0 (and *left = 0, *error = 0) when fully slept, EINTR (and
- * *error = EINTR, *left = milliseconds still to sleep, rounded up) when
- * a signal handler interrupted it.  left and error may be NULL. */
+ * *error = EINTR, *left = milliseconds still to sleep, rounded up, at
+ * most SSIZE_MAX) when a signal handler interrupted it.  left and error
+ * may be NULL. */
 MOCKIT_API int Mockit_bsleep(uint32_t ms, ssize_t *left, int *error);
 
 /* A zeroed struct data from the heap, freed by Mockit_destroy().

@@ -6,7 +6,7 @@ set -eu
 
 build="meson ninja-build pkg-config g++ gcc"
 lua="lua5.1 lua5.2 lua5.3 lua5.4 luajit liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev libluajit-5.1-dev"
-check="libcmocka-dev valgrind mandoc abigail-tools python3 gdb util-linux libuv1-dev lua-luv libbenchmark-dev"
+check="g++-multilib qemu-user libcmocka-dev valgrind mandoc abigail-tools python3 gdb util-linux libuv1-dev lua-luv libbenchmark-dev"
 bench="rt-tests linux-perf"
 fuzz="clang libclang-rt-14-dev"
 stress="stress-ng"

@@ -16,9 +16,10 @@ extern "C" {
 
 MOCKIT_API int Mockit_bsleep(uint32_t ms, ssize_t *left, int *error) {
     int64_t rest = 0;
-    int rc = mockit::sleep_ms(ms, &rest);
-    // ILP32: ssize_t cannot hold every uint32_t; clamp rather than wrap.
-    if (left) *left = rest > SSIZE_MAX ? SSIZE_MAX : ssize_t(rest);
+    // ILP32: ssize_t cannot hold every uint32_t; clamp rather than wrap
+    // (and a call resuming with the clamped value still resumes).
+    int rc = mockit::sleep_ms(ms, &rest, SSIZE_MAX);
+    if (left) *left = ssize_t(rest);
     if (error) *error = rc;
     return rc;
 }

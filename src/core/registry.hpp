@@ -40,7 +40,7 @@ struct Record {
     bool rearm : 1;      // re-armed while Running: `due`/`period_ms` are new
     uint16_t waiters;    // destroyers waiting for the callback to return
 };
-static_assert(sizeof(Record) == 32, "a record is half a cache line");
+static_assert(sizeof(Record) == (sizeof(void *) == 8 ? 32 : 28), "a record is half a cache line or less");
 
 class Registry {
 public:

@@ -19,7 +19,7 @@ thread_local ns_t t_resume_deadline = 0;
 thread_local int64_t t_resume_left = -1;
 }  // namespace
 
-int sleep_ms(uint32_t ms, int64_t *left_ms) {
+int sleep_ms(uint32_t ms, int64_t *left_ms, int64_t max_left) {
     *left_ms = 0;
     int64_t resume_left = t_resume_left;
     t_resume_left = -1;
@@ -27,9 +27,14 @@ int sleep_ms(uint32_t ms, int64_t *left_ms) {
     ns_t now = now_ns();
     // An absolute deadline: an interrupted sleep knows exactly what is left.
     ns_t deadline = sat_add(now, ms_to_ns(ms));
-    if (int64_t(ms) == resume_left && t_resume_deadline > now &&
-        (t_resume_deadline - now + kNsPerMs - 1) / kNsPerMs == int64_t(ms))
-        deadline = t_resume_deadline;   // the rest of the interrupted sleep
+    if (int64_t(ms) == resume_left && t_resume_deadline > now) {
+        int64_t rest_ms = (t_resume_deadline - now + kNsPerMs - 1) / kNsPerMs;
+        // A `left` clamped to max_left stood for more: resuming with it
+        // continues to the deadline too, so the total is never shorter
+        // than the first request.
+        if (rest_ms == int64_t(ms) || (int64_t(ms) == max_left && rest_ms > max_left))
+            deadline = t_resume_deadline;   // the rest of the interrupted sleep
+    }
     timespec ts = to_timespec(deadline);
     int rc;
     while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr)) != 0) {
@@ -37,6 +42,7 @@ int sleep_ms(uint32_t ms, int64_t *left_ms) {
         ns_t rest = deadline - now_ns();
         if (rest <= 0) return 0;              // the signal came at the very end
         *left_ms = (rest + kNsPerMs - 1) / kNsPerMs;   // rounded up
+        if (*left_ms > max_left) *left_ms = max_left;
         t_resume_deadline = deadline;
         t_resume_left = *left_ms;
         return EINTR;
