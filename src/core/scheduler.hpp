@@ -151,8 +151,12 @@ private:
     // Before an insert (and a heap push, if `push`): grow the tables with
     // memory made without mu_.  See make_heap_room (scheduler.cpp).
     void make_room(bool push) noexcept {
-        if (push && heap_.needs_room(kRequeueSlack)) make_heap_room();
-        if (reg_.room_needed() || (push && heap_.needs_room(kRequeueSlack))) grow_unlocked(push);
+        bool heap = push && heap_.needs_room(kRequeueSlack);
+        if (heap) {
+            make_heap_room();
+            heap = heap_.needs_room(kRequeueSlack);
+        }
+        if (heap || reg_.room_needed()) grow_unlocked(push);
     }
     void make_heap_room() noexcept;         // drops stale entries before the heap grows
     void compact_heap() noexcept;           // every stale entry out: O(n)

@@ -1,6 +1,7 @@
 // Mockit_bsleep and the wall-clock readers: no scheduler, no threads.
 #include "core/sleep.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -27,14 +28,13 @@ int sleep_ms(uint32_t ms, int64_t *left_ms, int64_t max_left) {
     ns_t now = now_ns();
     // An absolute deadline: an interrupted sleep knows exactly what is left.
     ns_t deadline = sat_add(now, ms_to_ns(ms));
-    if (int64_t(ms) == resume_left && t_resume_deadline > now) {
-        int64_t rest_ms = (t_resume_deadline - now + kNsPerMs - 1) / kNsPerMs;
-        // A `left` clamped to max_left stood for more: resuming with it
-        // continues to the deadline too, so the total is never shorter
-        // than the first request.
-        if (rest_ms == int64_t(ms) || (int64_t(ms) == max_left && rest_ms > max_left))
-            deadline = t_resume_deadline;   // the rest of the interrupted sleep
-    }
+    // What is left is compared as it would be reported, clamped to
+    // max_left: a clamped `left` stood for more, and resuming with it
+    // continues to the deadline too (the total is never shorter than the
+    // first request).
+    if (int64_t(ms) == resume_left && t_resume_deadline > now &&
+        std::min((t_resume_deadline - now + kNsPerMs - 1) / kNsPerMs, max_left) == int64_t(ms))
+        deadline = t_resume_deadline;   // the rest of the interrupted sleep
     timespec ts = to_timespec(deadline);
     int rc;
     while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr)) != 0) {

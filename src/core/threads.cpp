@@ -268,7 +268,7 @@ void Scheduler::refill_ctx() noexcept {
     Ctx *c = make_ctx();
     if (!c) return;   // the next new_ctx() tries under the lock
     pthread_mutex_lock(&mu_);
-    bool kept = spare_ctx_.empty() && spare_ctx_.size() < spare_ctx_.capacity();
+    bool kept = spare_ctx_.empty();   // reserved: the push cannot allocate
     if (kept) spare_ctx_.push_back(c);
     unlock();
     if (!kept) delete c;   // another refill came first: nothing knows this one
