@@ -195,7 +195,7 @@ private:
     std::vector<Ctx *> spare_ctx_;   // of threads gone: a late wake-up finds live memory
     Ctx *standby_ = nullptr;
     ns_t standby_until_ = kNever;
-    bool standby_free_wait_ = false;   // its wait began while the clock thread was free
+    bool standby_looks_soon_ = false;  // just named, or in a backlog's grace wait (ensure_standby)
     bool standby_poked_ = false;       // signalled since its wait began
     bool clock_busy_ = false;
     bool clock_idle_ = false;   // it sleeps on clock_wake_ (watch() wakes it)

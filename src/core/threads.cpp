@@ -313,11 +313,15 @@ void Scheduler::watch(ns_t due) noexcept {
 void Scheduler::ensure_standby() noexcept {
     if (armed_ == 0) return;
     if (standby_) {
-        // A wait begun while the clock thread was busy ends within
-        // kBacklogGrace or at the earliest deadline: soon enough.  One begun
-        // while it was free may end at a deadline since replaced by an
-        // earlier one.
-        if (standby_free_wait_ && standby_until_ > sat_add(next_due(), kBacklogGrace)) poke_standby();
+        // Its wait ends at the earliest deadline it saw when the wait
+        // began.  A timer queued since while the clock thread was free
+        // (watch() leaves those to the clock thread) may be due before
+        // that: the wait could even run to a far timer, the intervals whose
+        // callbacks were blocked past their next grid point being left out
+        // of it (next_of_running).  Then the callback starting now may
+        // block with that timer due and nobody watching: tell it.  A
+        // backlog's grace wait ends soon anyway.
+        if (!standby_looks_soon_ && standby_until_ > sat_add(next_due(), kBacklogGrace)) poke_standby();
         return;
     }
     if (!idle_.empty()) {
@@ -327,6 +331,7 @@ void Scheduler::ensure_standby() noexcept {
         c->watching = false;
         standby_ = c;
         standby_until_ = kNever;
+        standby_looks_soon_ = true;
         wake_later(&c->wake);
     } else if (followers_ < kMaxFollowers) {
         spawn(false);   // it starts as the standby; on failure timers queue
@@ -394,6 +399,7 @@ int Scheduler::spawn(bool clock, bool now) noexcept {
         ++followers_;
         standby_ = c;
         standby_until_ = kNever;
+        standby_looks_soon_ = true;
         return 0;
     }
     // Wait for the clock thread to create its kernel timer.
@@ -601,6 +607,7 @@ void Scheduler::follower_main(Ctx *self) {
                 self->role = Role::Standby;
                 self->watching = false;
                 standby_until_ = kNever;
+                standby_looks_soon_ = true;
                 continue;
             }
             go_idle(self);
@@ -678,10 +685,11 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
         // nobody would cover.
         top = std::min(top, next_of_running(now));
         standby_until_ = clock_busy_ ? top : sat_add(top, kBacklogGrace);
+        standby_looks_soon_ = false;
     } else {
         standby_until_ = now + (clock_busy_ ? kBacklogGrace : kSignalBackstop);
+        standby_looks_soon_ = clock_busy_;
     }
-    standby_free_wait_ = !clock_busy_;
     standby_poked_ = false;
     timespec ts = to_timespec(standby_until_);
     sleep_on(&self->wake, &ts);
@@ -753,7 +761,7 @@ void Scheduler::after_fork_child() noexcept {
     threads_.clear();
     idle_.clear();
     standby_ = nullptr;
-    standby_free_wait_ = standby_poked_ = false;
+    standby_looks_soon_ = standby_poked_ = false;
     clock_busy_ = false;
     clock_idle_ = false;
     started_ = false;

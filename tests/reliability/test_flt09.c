@@ -492,6 +492,35 @@ static void *rq_block_cb(void *arg) {
     atomic_fetch_sub(&rq_inside[round % 16], 1);
     return NULL;
 }
+/* The pool, when the K blocking callbacks were not all inside in time:
+ * how many library threads there are, and in which state (R running,
+ * S sleeping), so a stalled dispatch can be told from a missing thread. */
+static int rq_task(pid_t tid, const char *comm, void *arg) {
+    if (strncmp(comm, "mockit", 6) != 0) return 0;
+    char path[64], buf[256], st = '?';
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        char *rp = strrchr(buf, ')');
+        if (rp && rp[1]) st = rp[2];
+    }
+    int *n = arg;
+    n[0]++;
+    if (st == 'R') n[1]++;
+    return 0;
+}
+static int rq_not_inside(int rounds) {
+    int n[2] = { 0, 0 };
+    mt_foreach_task(rq_task, n);
+    printf("# round %d: %d of %d blocking callbacks inside after 10 s (%d calls so far); "
+           "%d library threads, %d of them running\n",
+           rounds, atomic_load(&rq_inside[rounds % 16]), RQ_K, atomic_load(&rq_calls), n[0], n[1]);
+    fflush(stdout);
+    return 6;
+}
 static int child_requeue(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -511,14 +540,14 @@ static int child_requeue(int argc, char **argv) {
     int n = 1, rounds = 0;
     for (int target = 64; target <= 4096; target *= 2, rounds++) {
         /* all K inside, called since the last release */
-        if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return 6;
+        if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return rq_not_inside(rounds);
         for (; n < target - 4; n++) {
             far[n] = (struct data){ .cb = count_cb, .stuff = &far_calls };
             if (Mockit_oneoff(3600000, &far[n])) return 3;
         }
         atomic_fetch_add(&rq_round, 1);   /* let them go: K re-queues */
     }
-    if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return 6;
+    if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return rq_not_inside(rounds);
     count(0);
     long a[2];
     get(a);

@@ -10,8 +10,10 @@
  * LOAD-07 no thundering herd: with an idle pool, a 100 Hz interval costs
  *         at most 3 context switches of library threads per expiration;
  *         with another timer armed (so a standby patrols) at most 2.6
- * LOAD-04/05 regressions of #6: a clock thread without a CPU is covered;
- *         followers made for blocked callbacks leave after 10 s idle
+ * LOAD-03/04/05 regressions of #6: a timer queued between two blocked
+ *         calls on the clock thread is not stalled; a clock thread without
+ *         a CPU is covered; followers made for blocked callbacks leave
+ *         after 10 s idle
  */
 #include "rel.h"
 
@@ -315,6 +317,93 @@ static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
     MT_ASSERT_UCMP(at - due, <, 150 * MT_NS_PER_MS);
 }
 
+/* ---- LOAD-03 (#6): a timer queued while the clock thread was free ----
+ *
+ * The standby must wake for every deadline while the clock thread is in a
+ * callback.  Its wait ran to the earliest deadline it saw when the wait
+ * began, and an interval whose callback was blocked past its next grid
+ * point was left out of it: beside a far timer it slept for an hour.  A
+ * timer queued once the clock thread was free again (the arm leaves it
+ * to the clock thread) then went unseen when the clock thread's next
+ * callback blocked: it ran only when that callback returned.  rel-flt09's
+ * requeue scenario stalled so for 10 s in 7 of 12 runs beside
+ * `stress-ng --cpu 4`; the clock thread now tells the standby as that
+ * callback starts.  Here: interval A (200 ms) blocks its first call past
+ * its next grid point, then its second call for up to 3 s; one-shot X is
+ * armed between the two calls, due 60 ms into the second. */
+static atomic_int q_calls, q_gate, q_a2_inside, q_x_in_a2;
+static _Atomic uint64_t q_a1_back, q_x_at;
+static void *q_a_cb(void *arg) {
+    (void)arg;
+    int n = atomic_fetch_add(&q_calls, 1) + 1;
+    if (n == 1) {
+        for (int i = 0; i < 5000 && !atomic_load(&q_gate); i++) mt_sleep_ms(1);
+        atomic_store(&q_a1_back, mt_now_ns());
+    } else if (n == 2) {
+        atomic_store(&q_a2_inside, 1);
+        for (int i = 0; i < 3000 && !atomic_load(&q_x_at); i++) mt_sleep_ms(1);
+        atomic_store(&q_a2_inside, 0);
+    }
+    return NULL;
+}
+static void *q_x_cb(void *arg) {
+    (void)arg;
+    atomic_store(&q_x_in_a2, atomic_load(&q_a2_inside));
+    atomic_store(&q_x_at, mt_now_ns());
+    return NULL;
+}
+
+/* In a fresh process: the standby is then named by A's first call (a
+ * standby that patrolled before, with a wait begun while the clock thread
+ * was free, hid the stall when this ran after the other tests). */
+static int child_load03q(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    static struct data far, a, x;
+    far = (struct data){ .cb = hz_cb };   /* keeps a standby patrolling */
+    a = (struct data){ .cb = q_a_cb };
+    x = (struct data){ .cb = q_x_cb };
+    if (Mockit_oneoff(3600000, &far)) return 20;
+    uint64_t t_arm = mt_now_ns();
+    if (Mockit_getit(200, &a)) return 20;
+    if (!MT_WAIT_UNTIL(atomic_load(&q_calls) == 1, 3000)) return 21;
+    /* past A's next grid point (t_arm + 400 ms): the standby's wait no
+     * longer counts A, and runs to the far timer */
+    mt_sleep_until_ns(t_arm + 500 * MT_NS_PER_MS);
+    atomic_store(&q_gate, 1);
+    if (!MT_WAIT_UNTIL(atomic_load(&q_a1_back) != 0, 3000)) return 21;
+    mt_sleep_ms(10);   /* A's call has returned and is queued for t_arm + 600 ms */
+    uint64_t now = mt_now_ns(), x_due = t_arm + 660 * MT_NS_PER_MS;
+    int in_window = now + MT_NS_PER_MS < x_due && atomic_load(&q_calls) == 1;
+    uint32_t ms = in_window ? (uint32_t)((x_due - now) / MT_NS_PER_MS) : 60;
+    x_due = now + ms * MT_NS_PER_MS;
+    if (Mockit_oneoff(ms, &x)) return 20;
+    if (!MT_WAIT_UNTIL(atomic_load(&q_x_at) != 0, 5000)) return 22;
+    uint64_t at = atomic_load(&q_x_at);
+    int in_a2 = atomic_load(&q_x_in_a2);
+    MT_WAIT_UNTIL(atomic_load(&q_calls) >= 2 && !atomic_load(&q_a2_inside), 5000);
+    if (Mockit_destroy(&a) || Mockit_destroy(&far)) return 23;
+    printf("# one-shot %.1f ms late, %s A's blocked second call (armed %s the two calls)\n",
+           (double)(at - x_due) / 1e6, in_a2 ? "during" : "not during",
+           in_window ? "between" : "too late to fall between");
+    fflush(stdout);
+    if (at < x_due) return 24;
+    /* before: only once A's second call returned, 3 s later */
+    if (at - x_due >= 1000 * MT_NS_PER_MS) return 25;
+    return 0;
+}
+
+static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(void **state) {
+    (void)state;
+    pid_t pid = rel_spawn("load03q", NULL, NULL);
+    int st = rel_wait(pid, 20000, NULL);
+    if (st == -1) fail_msg("child hung");
+    if (WIFSIGNALED(st)) fail_msg("child killed by signal %d", WTERMSIG(st));
+    if (WEXITSTATUS(st))
+        fail_msg("check %d failed (24: the one-shot came early, 25: it waited for the blocked callback "
+                 "to return: nobody watched its deadline)", WEXITSTATUS(st));
+}
+
 /* ---- LOAD-05 (#6): followers made for blocked callbacks leave ----
  *
  * The pool grows when callbacks block (up to 64 followers).  In the
@@ -360,6 +449,7 @@ static void test_LOAD05_issue6_surplus_followers_leave(void **state) {
 
 static const struct rel_child children[] = {
     { "load06a", child_load06a },
+    { "load03q", child_load03q },
     { NULL, NULL },
 };
 
@@ -372,6 +462,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD07_no_thundering_herd),
         MT_TEST(test_LOAD07_standby_not_woken_per_callback),
         MT_TEST(test_LOAD04_issue6_starved_clock_thread_is_covered),
+        MT_TEST(test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled),
         MT_TEST(test_LOAD05_issue6_surplus_followers_leave),
     };
     return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
