@@ -94,9 +94,9 @@ void init_mono_cond(pthread_cond_t *cv) {
 Scheduler::Scheduler() {
     // Room for every library thread up front: the thread bookkeeping then
     // never allocates on paths that cannot report ENOMEM.
-    threads_.reserve(kMaxFollowers + 2);
-    idle_.reserve(kMaxFollowers + 2);
-    spare_ctx_.reserve(kMaxFollowers + 2);
+    threads_.reserve(kMaxCtx);
+    idle_.reserve(kMaxCtx);
+    spare_ctx_.reserve(kMaxCtx);
     pthread_mutex_init(&mu_, nullptr);
     pthread_mutex_init(&grow_mu_, nullptr);
     init_mono_cond(&start_cv_);

@@ -94,6 +94,11 @@ public:
     void after_fork_child() noexcept;
 
     static constexpr unsigned kMaxFollowers = 64;
+    // Thread contexts in use at once: the clock thread and the followers,
+    // one of a clock thread that died in a callback while its successor
+    // starts (thread_gone), and one of a thread that forked inside a
+    // callback and still runs in the child (after_fork_child).
+    static constexpr unsigned kMaxCtx = kMaxFollowers + 3;
     static constexpr unsigned kStartFollowers = 2;   // made with the clock thread
     // A follower beyond kStartFollowers (made when callbacks blocked) that
     // has had no work for this long leaves: a burst of blocked callbacks
@@ -137,9 +142,8 @@ private:
     // A library thread sleeps on its futex word without mu_ (see futex.hpp).
     void sleep_on(uint32_t *word, const timespec *until = nullptr) noexcept;
     int wait(pthread_cond_t *cv, const timespec *until = nullptr) noexcept;   // pending sent first
-    Ctx *new_ctx() noexcept;               // from spare_ctx_, else allocated
-    void refill_ctx() noexcept;            // a spare Ctx made without mu_ (from unlock())
-    void recycle(Ctx *c) noexcept;         // into spare_ctx_: never freed (see threads.cpp)
+    Ctx *new_ctx() noexcept;               // from spare_ctx_, else made in ctx_store_
+    void recycle(Ctx *c) noexcept;         // into spare_ctx_: never freed (see new_ctx)
     bool entry_valid(const HeapEntry &e) noexcept;
     ns_t next_due() noexcept;               // earliest live deadline; drops stale tops
     void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
@@ -193,6 +197,8 @@ private:
     std::vector<Ctx *> threads_;
     std::vector<Ctx *> idle_;   // followers waiting to be named standby
     std::vector<Ctx *> spare_ctx_;   // of threads gone: a late wake-up finds live memory
+    unsigned ctx_made_ = 0;          // of ctx_store_ (new_ctx)
+    alignas(Ctx) unsigned char ctx_store_[kMaxCtx * sizeof(Ctx)];
     Ctx *standby_ = nullptr;
     ns_t standby_until_ = kNever;
     bool standby_looks_soon_ = false;  // just named, or in a backlog's grace wait (ensure_standby)

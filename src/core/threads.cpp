@@ -39,8 +39,7 @@ inline void cpu_relax() noexcept {
 // What a thread decided under mu_ to do once it has let go of it
 // (Scheduler::unlock): a kick for the clock thread (kick_clock), the
 // futex wake-ups of sleepers (wake_later), the creation of a follower
-// (spawn), a shrink of the index (Scheduler::unindex) and the allocation
-// of a spare thread context (Scheduler::new_ctx).  A handful of
+// (spawn) and a shrink of the index (Scheduler::unindex).  A handful of
 // wake-ups at most per hold: the clock thread may retire a follower and
 // name or poke a standby as a callback starts, and after the callback
 // wake destroyers and poke the standby before the next one starts.
@@ -51,7 +50,6 @@ struct Pending {
     bool all[8];
     Ctx *spawn = nullptr;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
-    bool refill_ctx = false;   // spare_ctx_ ran out (Scheduler::new_ctx)
 };
 thread_local Pending tls_pending;
 
@@ -85,10 +83,8 @@ struct RunGuard {
         if (gen == s->generation_) {
             s->finish(self, idx);
             s->thread_gone(self);
-            s->recycle(self);
-        } else {
-            delete self;   // a fork child's scheduler never knew it
         }
+        s->recycle(self);   // in a fork child too: its scheduler never knew it
         s->unlock();
         tls_ctx = nullptr;
     }
@@ -115,6 +111,7 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
     MOCKIT_CHAOS_POINT();   // returned, still Running: destroyers wait here
     pthread_mutex_lock(&mu_);
     if (gen != generation_) {
+        recycle(self);   // a fork child's scheduler never knew this thread
         pthread_mutex_unlock(&mu_);
         return false;
     }
@@ -166,7 +163,7 @@ void Scheduler::kick_clock() noexcept {
 // again: its state was changed under mu_, which the caller holds.  The
 // bump makes a sleep that has not begun yet return at once (futex.hpp);
 // the wake-up itself is sent by unlock().  The word may belong to a thread
-// that leaves meanwhile: Ctx are recycled, never freed (recycle), so the
+// that leaves meanwhile: Ctx are recycled, never freed (new_ctx), so the
 // wake-up lands on live memory and is at worst spurious.
 void Scheduler::wake_later(uint32_t *word, bool all) noexcept {
     ++*word;
@@ -205,7 +202,6 @@ void Scheduler::unlock() noexcept {
         unlock();
     }
     if (p.shrink) shrink_unlocked(p.shrink);
-    if (p.refill_ctx) refill_ctx();
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -226,7 +222,6 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     tls_pending.shrink = p.shrink;   // made at the next unlock()
-    tls_pending.refill_ctx = p.refill_ctx;
     send_wakeups(p);
     if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
     int cancel_state;
@@ -238,47 +233,32 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
 
 // A Ctx is never freed while the process runs: a thread that decided a
 // wake-up under mu_ sends it after the unlock, when the sleeper may have
-// left.  At most kMaxFollowers + 2 exist at once (threads_'s reserve), so
-// spare_ctx_ (the same reserve) never allocates.
-//
-// A new follower is mostly made by a library thread, under mu_, as a
-// callback blocks: its Ctx comes from spare_ctx_, which is refilled after
-// the unlock (refill_ctx), so that no library thread allocates while it
-// holds the lock.  Only the start, and a second new thread before that
-// refill, allocate here.
-static Ctx *make_ctx() noexcept {
-    Ctx *c = new (std::nothrow) Ctx;
+// left.  They live in ctx_store_, inside the scheduler, made on first use:
+// a new follower is mostly made by a library thread, under mu_, as a
+// callback blocks, and no library thread allocates while it holds the
+// lock.  (Taking a spare made on the heap, refilled after the unlock, was
+// not enough: on a starved CPU a second new follower came before the
+// refill in 7 of 12 runs beside stress-ng, and its Ctx was allocated under
+// the lock.)  kMaxCtx bounds the Ctx in use at once (scheduler.hpp), and
+// spare_ctx_ and threads_ are reserved for that many: neither allocates.
+Ctx *Scheduler::new_ctx() noexcept {
+    Ctx *c;
+    if (!spare_ctx_.empty()) {
+        c = spare_ctx_.back();
+        spare_ctx_.pop_back();
+        c->~Ctx();
+        return new (c) Ctx;
+    }
+    if (ctx_made_ == kMaxCtx) return nullptr;   // not expected: the caller says ENOMEM
+    c = new (ctx_store_ + ctx_made_++ * sizeof(Ctx)) Ctx;
     // helgrind/drd: valgrind reads the futex word of a sleep for the
     // kernel's comparison, outside the lock (futex.hpp).
-    if (c) MOCKIT_ATOMIC_VAR(c->wake);
+    MOCKIT_ATOMIC_VAR(c->wake);
     return c;
 }
 
-Ctx *Scheduler::new_ctx() noexcept {
-    if (spare_ctx_.size() <= 1) tls_pending.refill_ctx = true;
-    if (spare_ctx_.empty()) return make_ctx();
-    Ctx *c = spare_ctx_.back();
-    spare_ctx_.pop_back();
-    c->~Ctx();
-    return new (c) Ctx;
-}
-
-// Without mu_, from unlock(): one spare Ctx for the next new follower.
-void Scheduler::refill_ctx() noexcept {
-    Ctx *c = make_ctx();
-    if (!c) return;   // the next new_ctx() tries under the lock
-    pthread_mutex_lock(&mu_);
-    bool kept = spare_ctx_.empty();   // reserved: the push cannot allocate
-    if (kept) spare_ctx_.push_back(c);
-    unlock();
-    if (!kept) delete c;   // another refill came first: nothing knows this one
-}
-
 void Scheduler::recycle(Ctx *c) noexcept {
-    if (spare_ctx_.size() < spare_ctx_.capacity())
-        spare_ctx_.push_back(c);
-    else
-        delete c;   // not expected (see above)
+    spare_ctx_.push_back(c);   // reserved for every Ctx: cannot allocate
 }
 
 // A timer due at `due` was just queued: make sure someone wakes for it.
