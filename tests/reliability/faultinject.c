@@ -46,10 +46,21 @@
  *     MOCKIT_FI_TRACE_MIN=N   every allocation of at least N bytes, and the
  *                             free of such a block, is written to stderr
  *                             with the size and the thread's name
+ *
+ * And lock waits, for LOAD-04 (is a late callback a library thread that
+ * waited for the lock, and who held it?):
+ *     MOCKIT_FI_LOCKWAIT_MIN=MS   every pthread_mutex_lock that waited at
+ *                             least MS ms is written to stderr, with the
+ *                             waiter's name and the holder's (the mutex's
+ *                             owner when the wait began)
+ *     void mockit_fi_lockwaits(long out[3]);   waits by the library's
+ *                             threads: how many blocked, the longest (us),
+ *                             the sum (us)
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -133,9 +144,12 @@ static long env_long(const char *name) {
 }
 
 static size_t fi_trace_min;   /* 0: no trace */
+static long fi_lockwait_min_ns;   /* 0: lock waits not timed */
 
 __attribute__((constructor)) static void fi_init(void) {
     fi_trace_min = (size_t)env_long("MOCKIT_FI_TRACE_MIN");
+    fi_lockwait_min_ns = env_long("MOCKIT_FI_LOCKWAIT_MIN") * 1000000L;
+    if (getenv("MOCKIT_FI_LOCKWAIT_MIN") && fi_lockwait_min_ns == 0) fi_lockwait_min_ns = 1;
     int persist = env_long("MOCKIT_FI_PERSIST") != 0;
     const char *names[FI_KINDS] = { "MOCKIT_FI_MALLOC", "MOCKIT_FI_PTHREAD_CREATE",
                                     "MOCKIT_FI_TIMER_CREATE", "MOCKIT_FI_TIMER_SETTIME" };
@@ -324,8 +338,64 @@ extern int __pthread_mutex_lock(pthread_mutex_t *);
 extern int __pthread_mutex_trylock(pthread_mutex_t *);
 extern int __pthread_mutex_unlock(pthread_mutex_t *);
 
+static atomic_long fi_lib_waits, fi_lib_wait_max_us, fi_lib_wait_sum_us;
+
+__attribute__((visibility("default"))) void mockit_fi_lockwaits(long out[3]) {
+    out[0] = atomic_load(&fi_lib_waits);
+    out[1] = atomic_load(&fi_lib_wait_max_us);
+    out[2] = atomic_load(&fi_lib_wait_sum_us);
+}
+
+static long fi_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* A thread's name by its id, read without stdio (which may allocate). */
+static void fi_task_name(int tid, char out[17]) {
+    char path[48];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+    strcpy(out, "?");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, out, 16);
+    close(fd);
+    if (n <= 0) return;
+    out[n] = 0;
+    if (out[n - 1] == '\n') out[n - 1] = 0;
+}
+
+/* The lock, timed: only a lock that is taken already is waited for. */
+static int fi_timed_lock(pthread_mutex_t *m) {
+    int rc = __pthread_mutex_trylock(m);
+    if (rc != EBUSY) return rc;
+    int owner = m->__data.__owner;   /* glibc records it for every kind */
+    long t0 = fi_now_ns();
+    rc = __pthread_mutex_lock(m);
+    long waited = fi_now_ns() - t0;
+    char me[17] = "";
+    prctl(PR_GET_NAME, me);
+    if (strncmp(me, "mockit-", 7) == 0) {
+        long us = waited / 1000, max = atomic_load(&fi_lib_wait_max_us);
+        atomic_fetch_add(&fi_lib_waits, 1);
+        atomic_fetch_add(&fi_lib_wait_sum_us, us);
+        while (us > max && !atomic_compare_exchange_weak(&fi_lib_wait_max_us, &max, us)) {}
+    }
+    if (waited >= fi_lockwait_min_ns) {
+        char holder[17];
+        fi_task_name(owner, holder);
+        char line[200];
+        int len = snprintf(line, sizeof line, "fi-lockwait: %ld.%03ld %s waited %.3f ms for %p held by %d (%s)\n",
+                           t0 / 1000000000L, t0 / 1000000 % 1000, me, (double)waited / 1e6, (void *)m, owner,
+                           holder);
+        if (len > 0) (void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+    }
+    return rc;
+}
+
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m) {
-    int rc = __pthread_mutex_lock(m);
+    int rc = fi_lockwait_min_ns ? fi_timed_lock(m) : __pthread_mutex_lock(m);
     if (rc == 0) fi_held++;
     return rc;
 }

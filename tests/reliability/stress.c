@@ -27,6 +27,7 @@
 #include "rel.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h> /* mallinfo2 */
 #include <math.h>
@@ -456,6 +457,7 @@ static int l4_stress_ng(struct l4_load *L, int hogs, int secs) {
     if (p < 0) return -1;
     if (p == 0) {
         setpgid(0, 0);
+        unsetenv("LD_PRELOAD");   /* the interposer is for this process only */
         execlp("stress-ng", "stress-ng", "--cpu", cpus, "--timeout", timeout, "--quiet", (char *)NULL);
         _exit(127);
     }
@@ -617,6 +619,14 @@ static int mode_load04(int argc, char **argv) {
            base_arming / 1e6, base_after / 1e6,
            100.0 * (double)(cpu1.clock_ns - cpu0.clock_ns) / (double)(t_cpu1 - t_armed),
            100.0 * (double)(cpu1.followers_ns - cpu0.followers_ns) / (double)(t_cpu1 - t_armed));
+    /* Under faultinject.so (run-stress.sh): how long the library's threads
+     * waited for a lock; each long wait is on stderr with its holder. */
+    void (*lockwaits)(long[3]) = (void (*)(long[3]))dlsym(RTLD_DEFAULT, "mockit_fi_lockwaits");
+    if (lockwaits) {
+        long w[3];
+        lockwaits(w);
+        printf("load04.library_lock_waits: %ld, longest %.3f ms, in all %.3f ms\n", w[0], w[1] / 1e3, w[2] / 1e3);
+    }
     CHECK(early == 0 && g.first_early < 0 && gs.first_early < 0, "early calls (%d one-shots)", early);
     CHECK(missing == 0 && multi == 0, "%d one-shots missing, %d twice", missing, multi);
     CHECK(g.g_last <= expected_hi && g.g_last + 50 >= expected, "interval conservation: %llu of %llu..%llu",
