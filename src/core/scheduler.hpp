@@ -131,6 +131,7 @@ private:
     bool run_callback(Ctx *self, uint32_t idx);
     void watch(ns_t due) noexcept;          // the earliest deadline may be `due`
     void ensure_standby() noexcept;        // a standby watches the next deadline
+    void name_standby(Ctx *c) noexcept;    // c becomes standby_ (not yet waiting)
     void poke_standby() noexcept;          // standby_ looks again (once per wait)
     void go_idle(Ctx *self) noexcept;      // a follower joins idle_
     void retire_surplus(ns_t now) noexcept;   // the longest-idle surplus follower leaves

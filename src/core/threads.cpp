@@ -307,15 +307,20 @@ void Scheduler::ensure_standby() noexcept {
     if (!idle_.empty()) {
         Ctx *c = idle_.back();
         idle_.pop_back();
-        c->role = Role::Standby;
-        c->watching = false;
-        standby_ = c;
-        standby_until_ = kNever;
-        standby_looks_soon_ = true;
+        name_standby(c);
         wake_later(&c->wake);
     } else if (followers_ < kMaxFollowers) {
         spawn(false);   // it starts as the standby; on failure timers queue
     }
+}
+
+// `c` patrols from now on; it looks at the deadlines as soon as it runs.
+void Scheduler::name_standby(Ctx *c) noexcept {
+    c->role = Role::Standby;
+    c->watching = false;
+    standby_ = c;
+    standby_until_ = kNever;
+    standby_looks_soon_ = true;
 }
 
 // Wake the standby to look again, once per wait: a backlog served by the
@@ -377,9 +382,7 @@ int Scheduler::spawn(bool clock, bool now) noexcept {
     }
     if (!clock) {
         ++followers_;
-        standby_ = c;
-        standby_until_ = kNever;
-        standby_looks_soon_ = true;
+        name_standby(c);
         return 0;
     }
     // Wait for the clock thread to create its kernel timer.
@@ -583,11 +586,7 @@ void Scheduler::follower_main(Ctx *self) {
             // While timers are armed one follower patrols as the standby;
             // if there is none, this one takes it.
             if (!standby_ && armed_ != 0) {
-                standby_ = self;
-                self->role = Role::Standby;
-                self->watching = false;
-                standby_until_ = kNever;
-                standby_looks_soon_ = true;
+                name_standby(self);
                 continue;
             }
             go_idle(self);

@@ -242,11 +242,16 @@ __attribute__((visibility("default"))) void mockit_fi_lib_allocs(long out[2]) {
     out[1] = atomic_load(&fi_lib_allocs_locked);
 }
 
+/* The calling thread is one of the library's ("mockit-..."); its name in `name`. */
+static int fi_lib_thread(char name[17]) {
+    prctl(PR_GET_NAME, name);
+    return strncmp(name, "mockit-", 7) == 0;
+}
+
 static void fi_alloc_seen(void) {
     if (!atomic_load_explicit(&fi_counting, memory_order_relaxed)) return;
     char name[17] = "";
-    prctl(PR_GET_NAME, name);
-    if (strncmp(name, "mockit-", 7) != 0) return;
+    if (!fi_lib_thread(name)) return;
     atomic_fetch_add(&fi_lib_allocs, 1);
     if (fi_held > 0) atomic_fetch_add(&fi_lib_allocs_locked, 1);
 }
@@ -375,8 +380,7 @@ static int fi_timed_lock(pthread_mutex_t *m) {
     rc = __pthread_mutex_lock(m);
     long waited = fi_now_ns() - t0;
     char me[17] = "";
-    prctl(PR_GET_NAME, me);
-    if (strncmp(me, "mockit-", 7) == 0) {
+    if (fi_lib_thread(me)) {
         long us = waited / 1000, max = atomic_load(&fi_lib_wait_max_us);
         atomic_fetch_add(&fi_lib_waits, 1);
         atomic_fetch_add(&fi_lib_wait_sum_us, us);

@@ -395,13 +395,9 @@ static int child_load03q(int argc, char **argv) {
 
 static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(void **state) {
     (void)state;
-    pid_t pid = rel_spawn("load03q", NULL, NULL);
-    int st = rel_wait(pid, 20000, NULL);
-    if (st == -1) fail_msg("child hung");
-    if (WIFSIGNALED(st)) fail_msg("child killed by signal %d", WTERMSIG(st));
-    if (WEXITSTATUS(st))
-        fail_msg("check %d failed (24: the one-shot came early, 25: it waited for the blocked callback "
-                 "to return: nobody watched its deadline)", WEXITSTATUS(st));
+    rel_run_child_expect("load03q", NULL, 20000, 0,
+                         "one-shot armed between two blocked calls (24: it came early, 25: it waited for the "
+                         "blocked callback to return: nobody watched its deadline)");
 }
 
 /* ---- LOAD-05 (#6): followers made for blocked callbacks leave ----
