@@ -84,11 +84,15 @@ public:
     // The slack is for the re-queues of the timers whose callbacks run:
     // each pushes its entry back under the lock (Scheduler::finish), and a
     // library thread must never reallocate there.
-    bool needs_room(size_t slack) const noexcept { return v_.size() + 1 + slack > v_.capacity(); }
-    size_t room_size(size_t slack) const noexcept {
+    bool needs_room(size_t slack, size_t want = 1) const noexcept { return v_.size() + want + slack > v_.capacity(); }
+    size_t room_size(size_t slack, size_t want = 1) const noexcept {
         size_t n = std::max<size_t>(v_.capacity() * 2, 128);
-        while (n < v_.size() + 1 + slack) n *= 2;
+        while (n < v_.size() + want + slack) n *= 2;
         return n;
+    }
+    // Pushes that fit without reallocating, `slack` kept back.
+    size_t push_room(size_t slack) const noexcept {
+        return v_.capacity() > v_.size() + slack ? v_.capacity() - v_.size() - slack : 0;
     }
     static void make_room(std::vector<HeapEntry> &fresh, size_t n) {   // may throw
         fresh.reserve(n);

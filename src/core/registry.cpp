@@ -56,19 +56,20 @@ void Registry::make_room(Room &room) {
     if (room.slots_wanted) room.slots.assign(room.slots_wanted, 0);
 }
 
-void Registry::adopt_room(Room &room) noexcept {
+void Registry::adopt_room(Room &room, size_t want) noexcept {
     // Another thread may have grown them meanwhile: install only what one
     // more insert() still needs; the rest is freed by the caller.  The
     // list of chunks itself is small (a pointer per 4096 records): it may
     // grow here; if that fails, the insert tries again and reports ENOMEM.
-    if (room.chunk && chunk_needed()) {
+    if (room.chunk && records_short(want)) {
         try {
             if (chunks_.size() == chunks_.capacity()) chunks_.reserve(chunks_.capacity() * 2);
             chunks_.push_back(std::move(room.chunk));
         } catch (...) {
         }
     }
-    if (!room.slots.empty() && index_full() && room.slots.size() == slots_.size() * 2)
+    if (!room.slots.empty() && index_full(want) && room.slots.size() > slots_.size() &&
+        (count_ + want) * 2 <= room.slots.size())
         rehash_into(room.slots);
     else if (!room.slots.empty() && shrink_wanted() && room.slots.size() == shrink_size())
         rehash_into(room.slots);
@@ -80,6 +81,7 @@ uint32_t Registry::insert(struct data *key) {
     uint32_t idx = free_;
     if (idx) {
         free_ = at(idx).link;
+        --free_n_;
     } else {
         if (next_ == UINT32_MAX) throw std::bad_alloc();
         if (chunk_needed()) grow_chunks();
@@ -118,6 +120,7 @@ void Registry::release(uint32_t idx) noexcept {
     r.state = State::Free;
     r.link = free_;
     free_ = idx;
+    ++free_n_;
 }
 
 }  // namespace mockit

@@ -81,8 +81,16 @@ public:
         std::unique_ptr<Record[]> chunk;
         std::vector<uint32_t> slots;   // after adopt_room: the old index, to free unlocked
     };
-    // Whether one more insert() would allocate: a chunk, or a larger index.
-    bool room_needed() const noexcept { return chunk_needed() || index_full(); }
+    // How many insert()s can be made without allocating (a record and an
+    // index slot each); the scheduler reserves them for arms submitted
+    // without its lock (Scheduler::submit).
+    size_t insert_room() const noexcept {
+        size_t records = free_n_ + ((chunks_.size() << kChunkBits) > next_ ? (chunks_.size() << kChunkBits) - next_ : 0);
+        size_t slots = slots_.size() / 2 > count_ ? slots_.size() / 2 - count_ : 0;
+        return records < slots ? records : slots;
+    }
+    // Whether `want` more insert()s would allocate: a chunk, or a larger index.
+    bool room_needed(size_t want = 1) const noexcept { return insert_room() < want; }
     // The index is nearly empty and should shrink, to shrink_size() slots
     // (memory follows the live timers).  unindex() never shrinks it
     // itself: the caller makes the smaller array without the lock (make_room
@@ -102,14 +110,18 @@ public:
         return cap;
     }
     // Under the lock: what to make.  make_room() then makes it without.
-    Room plan_room() const noexcept {
+    // Room for `want` more inserts: a chunk holds kChunkSize records, far
+    // more than the scheduler ever asks for at once (scheduler.hpp).
+    Room plan_room(size_t want = 1) const noexcept {
         Room r;
-        r.chunk_wanted = chunk_needed();
-        r.slots_wanted = index_full() ? slots_.size() * 2 : 0;
+        r.chunk_wanted = records_short(want);
+        size_t cap = slots_.size();
+        while ((count_ + want) * 2 > cap) cap *= 2;
+        r.slots_wanted = cap != slots_.size() ? cap : 0;
         return r;
     }
     static void make_room(Room &room);   // may throw
-    void adopt_room(Room &room) noexcept;   // installs what is still needed
+    void adopt_room(Room &room, size_t want = 1) noexcept;   // installs what is still needed
 
     // fork child: forget every record that `keep` rejects.
     template <class Keep>
@@ -129,13 +141,18 @@ private:
     bool chunk_needed() const noexcept {
         return free_ == 0 && (next_ >> kChunkBits) >= chunks_.size();
     }
-    bool index_full() const noexcept { return (count_ + 1) * 2 > slots_.size(); }
+    bool index_full(size_t want = 1) const noexcept { return (count_ + want) * 2 > slots_.size(); }
+    bool records_short(size_t want) const noexcept {
+        size_t made = chunks_.size() << kChunkBits;
+        return free_n_ + (made > next_ ? made - next_ : 0) < want;
+    }
     void rehash(size_t new_cap);
     void rehash_into(std::vector<uint32_t> &fresh) noexcept;   // fresh: zeroed; gets the old
     void index_put(uint32_t idx) noexcept;
 
     std::vector<std::unique_ptr<Record[]>> chunks_;
     uint32_t free_ = 0;   // head of the free list, 0 = empty
+    size_t free_n_ = 0;   // records on it
     uint32_t next_ = 1;   // next never-used index (0 is "none")
     std::vector<uint32_t> slots_;
     unsigned shift_ = 0;
@@ -146,6 +163,7 @@ template <class Keep>
 void Registry::retain(Keep keep) {
     for (size_t s = 0; s < slots_.size(); ++s) slots_[s] = 0;
     free_ = 0;
+    free_n_ = 0;
     for (uint32_t idx = next_ - 1; idx >= 1; --idx) {
         Record &r = at(idx);
         if (r.state == State::Free || !keep(r)) {
@@ -153,6 +171,7 @@ void Registry::retain(Keep keep) {
             r.state = State::Free;
             r.link = free_;
             free_ = idx;
+            ++free_n_;
         }
     }
     count_ = 0;

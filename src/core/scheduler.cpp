@@ -108,6 +108,22 @@ Scheduler::Scheduler() {
     // reads them for the kernel's comparison, without the lock (futex.hpp).
     MOCKIT_ATOMIC_VAR(clock_wake_);
     MOCKIT_ATOMIC_VAR(done_word_);
+    // Submission: atomics read and written without mu_; the slots' contents
+    // are handed over through sub_free_ and sub_queue_ (release/acquire,
+    // announced to the tools in take_slot, give_slot, submit and
+    // drain_submissions).
+    MOCKIT_ATOMIC_VAR(sub_free_);
+    MOCKIT_ATOMIC_VAR(sub_queue_);
+    MOCKIT_ATOMIC_VAR(look_by_);
+    MOCKIT_ATOMIC_VAR(claimed_);
+    MOCKIT_ATOMIC_VAR(limit_);
+    MOCKIT_ATOMIC_VAR(started_pub_);
+    MOCKIT_ATOMIC_VAR(destroying_n_);
+    MOCKIT_ATOMIC_VAR(next_id_);
+    for (uint32_t i = 0; i < kSubmissions; ++i) {
+        MOCKIT_ATOMIC_VAR(subs_[i].next);
+        give_slot(i + 1);
+    }
 }
 
 // ---- the caller's side ----
@@ -128,15 +144,16 @@ Scheduler::Scheduler() {
 // when every allocation was under mu_.  An allocator without fork
 // handlers (GCC 12's libasan is one) would otherwise leave its lock held
 // in the child, whose first arm then hangs (contract-fork did, under ASan).
-void Scheduler::grow_unlocked(bool push) noexcept {
-    bool heap = push && heap_.needs_room(kRequeueSlack);
-    size_t heap_size = heap_.room_size(kRequeueSlack);
-    Registry::Room reg_room = reg_.plan_room();
+void Scheduler::grow_unlocked(bool push, size_t want) noexcept {
+    bool heap = push && heap_.needs_room(kRequeueSlack + running_, want);
+    size_t heap_size = heap_.room_size(kRequeueSlack + running_, want);
+    Registry::Room reg_room = reg_.plan_room(want);
     std::vector<HeapEntry> heap_room;
     // grow_mu_ is held until the new arrays are installed and the old
     // ones freed: a fork never finds them held only by this thread's
     // locals (the child would have lost them).  Order: grow_mu_, then mu_.
-    pthread_mutex_unlock(&mu_);
+    // unlock() applies submitted arms meanwhile: room was planned for them.
+    unlock();
     pthread_mutex_lock(&grow_mu_);
     try {
         Registry::make_room(reg_room);
@@ -144,10 +161,10 @@ void Scheduler::grow_unlocked(bool push) noexcept {
     } catch (...) {
     }
     pthread_mutex_lock(&mu_);
-    reg_.adopt_room(reg_room);
+    reg_.adopt_room(reg_room, 1 + promised());
     if (heap) heap_.adopt_room(heap_room);
     if (reg_room.chunk || !reg_room.slots.empty() || heap_room.capacity() != 0) {
-        pthread_mutex_unlock(&mu_);   // the old arrays (or unused new ones) go
+        unlock();   // the old arrays (or unused new ones) go
         reg_room = Registry::Room{};
         std::vector<HeapEntry>().swap(heap_room);
         pthread_mutex_lock(&mu_);
@@ -182,18 +199,21 @@ void Scheduler::shrink_unlocked(size_t slots) noexcept {
     }
     if (!room.slots.empty()) {
         pthread_mutex_lock(&mu_);
-        reg_.adopt_room(room);   // swaps: room.slots is now the old index
-        pthread_mutex_unlock(&mu_);   // nothing was decided under it
+        // A smaller index has less room: never less than the submitted arms
+        // not yet applied were promised (they could not be inserted).
+        if (room.slots.size() / 2 >= reg_.live() + promised() + 1)
+            reg_.adopt_room(room);   // swaps: room.slots is now the old index
+        unlock();
     }
     room = Registry::Room{};
     pthread_mutex_unlock(&grow_mu_);
 }
 
 int Scheduler::adopt_owned(struct data *d) noexcept {
-    pthread_mutex_lock(&mu_);
-    make_room(false);   // a record, no heap entry
+    lock();
     int rc = 0;
     try {
+        if (!make_room(false)) throw std::bad_alloc();   // a record, no heap entry
         uint32_t idx = reg_.insert(d);
         Record &r = reg_.at(idx);
         r.state = State::Idle;
@@ -208,15 +228,155 @@ int Scheduler::adopt_owned(struct data *d) noexcept {
 int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept {
     ns_t due = sat_add(start, ms_to_ns(ms));
     uint32_t period = interval ? ms : 0;
+    if (submit(d, due, period)) return 0;
+    lock();
+    int rc = arm_locked(d, due, period, false);
+    unlock();
+    return rc;
+}
 
-    pthread_mutex_lock(&mu_);
-    if (!started_) {
-        if (int rc = start_threads()) {
-            unlock();
-            return rc;
+// ---- arms without the lock ----
+
+// d->timer_id is the caller's field, written by every arm.  Two threads
+// may arm one struct at once (MIS-06) and an arm need not hold mu_: an
+// atomic store (relaxed: it publishes nothing else), which helgrind and
+// drd are told to leave alone (they see no order between two of them).
+namespace {
+void set_timer_id(struct data *d, uint64_t id) noexcept {
+    MOCKIT_ATOMIC_VAR(d->timer_id);
+    __atomic_store_n(&d->timer_id, id, __ATOMIC_RELAXED);
+}
+}  // namespace
+
+uint32_t Scheduler::take_slot() noexcept {
+    uint64_t h = sub_free_.load(std::memory_order_acquire);
+    for (;;) {
+        uint32_t s = uint32_t(h);
+        if (!s) return 0;
+        uint64_t next = subs_[s - 1].next.load(std::memory_order_relaxed);
+        uint64_t nh = (((h >> 32) + 1) << 32) | next;
+        if (sub_free_.compare_exchange_weak(h, nh, std::memory_order_acquire, std::memory_order_acquire)) {
+            MOCKIT_HAPPENS_AFTER(&sub_free_);
+            return s;
         }
     }
-    make_room(true);
+}
+
+void Scheduler::give_slot(uint32_t s) noexcept {
+    MOCKIT_HAPPENS_BEFORE(&sub_free_);
+    uint64_t h = sub_free_.load(std::memory_order_relaxed);
+    uint64_t nh;
+    do {
+        subs_[s - 1].next.store(uint32_t(h), std::memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | s;
+    } while (!sub_free_.compare_exchange_weak(h, nh, std::memory_order_release, std::memory_order_relaxed));
+}
+
+// The arm is made by the next holder of mu_ (drain_submissions), which
+// must come before the timer is due: so only while the scheduler runs, a
+// slot and room (limit_) are free, no destroy is under way (that arm
+// answers ECANCELED, which only the lock can tell), and look_by_ is no
+// later than the deadline.  Otherwise the caller takes the lock and the
+// arm is made there, as it always was.  For a timer due before look_by_
+// the submission is still made; the lock is then taken only to apply it.
+bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
+    if (!started_pub_.load(std::memory_order_acquire) || destroying_n_.load(std::memory_order_relaxed) ||
+        due < look_by_.load(std::memory_order_relaxed))
+        return false;   // it would take the lock anyway (below)
+    if (claimed_.fetch_add(1, std::memory_order_seq_cst) >= limit_.load(std::memory_order_seq_cst)) {
+        claimed_.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+    uint32_t s = take_slot();
+    if (!s) {
+        claimed_.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+    Submission &x = subs_[s - 1];
+    x.d = d;
+    x.due = due;
+    x.period_ms = period;
+    set_timer_id(d, next_id_.fetch_add(1, std::memory_order_relaxed));
+    MOCKIT_HAPPENS_BEFORE(&sub_queue_);
+    uint32_t head = sub_queue_.load(std::memory_order_relaxed);
+    do {
+        x.next.store(head, std::memory_order_relaxed);
+    } while (!sub_queue_.compare_exchange_weak(head, s, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (due < look_by_.load(std::memory_order_seq_cst)) {
+        // Nobody wakes for it in time: apply it now (lock() does), and let
+        // watch() decide whom to wake, as for any arm.
+        lock();
+        unlock();
+    }
+    return true;
+}
+
+// Under mu_.  In submission order (the list is a stack: reversed first),
+// each as arm_locked would have made it at submit time; the room for them
+// was promised (limit_), so nothing here allocates.  An arm of a struct
+// whose destroy began after submit() looked is dropped, as if made just
+// before that destroy, which then removed it.
+void Scheduler::drain_submissions() noexcept {
+    if (draining_ || sub_queue_.load(std::memory_order_relaxed) == 0) return;
+    uint32_t s = sub_queue_.exchange(0, std::memory_order_seq_cst);
+    MOCKIT_HAPPENS_AFTER(&sub_queue_);
+    uint32_t prev = 0;
+    while (s) {
+        uint32_t next = subs_[s - 1].next.load(std::memory_order_relaxed);
+        subs_[s - 1].next.store(prev, std::memory_order_relaxed);
+        prev = s;
+        s = next;
+    }
+    draining_ = true;
+    for (s = prev; s;) {
+        Submission &x = subs_[s - 1];
+        uint32_t next = x.next.load(std::memory_order_relaxed);
+        struct data *d = x.d;
+        ns_t due = x.due;
+        uint32_t period = x.period_ms;
+        give_slot(s);
+        ++consumed_;
+        arm_locked(d, due, period, true);
+        s = next;
+    }
+    draining_ = false;
+}
+
+void Scheduler::lock() noexcept {
+    pthread_mutex_lock(&mu_);
+    drain_submissions();
+}
+
+// Under mu_, as it is let go: apply what was submitted, then publish when
+// the library next looks and how much room submitters may take.  Again if
+// a submission came meanwhile: one that finds look_by_ stored by us was
+// seen by our load of sub_queue_, or sees the value we stored.
+void Scheduler::publish() noexcept {
+    unlocking_ = true;
+    do {
+        drain_submissions();
+        // At most a slot's worth: no more can wait to be made, and a larger
+        // promise would only keep the index from shrinking (shrink_unlocked).
+        // Stored only when changed: the value there is still true.
+        size_t r = room();
+        uint64_t limit = consumed_ + std::min<size_t>(r ? r - 1 : 0, kSubmissions);
+        if (!growing_ && limit_.load(std::memory_order_relaxed) != limit)
+            limit_.store(limit, std::memory_order_relaxed);
+        ns_t look = started_ ? next_due() : 0;
+        if (look_by_.load(std::memory_order_relaxed) != look) look_by_.store(look, std::memory_order_seq_cst);
+        // A drain under way (its thread waits for a clock thread to start,
+        // inside arm_locked) finishes the list when it resumes.
+    } while (!draining_ && sub_queue_.load(std::memory_order_seq_cst) != 0);
+    unlocking_ = false;
+}
+
+// Under mu_.  `submitted`: from drain_submissions (no room to make, the
+// timer_id was set by submit).
+int Scheduler::arm_locked(struct data *d, ns_t due, uint32_t period, bool submitted) noexcept {
+    if (!started_) {
+        if (int rc = start_threads()) return rc;
+    }
+    if (!submitted && !make_room(true)) return ENOMEM;
     uint32_t idx = reg_.find(d);
     bool queued = true;
     try {
@@ -233,10 +393,7 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             }
         } else {
             Record &r = reg_.at(idx);
-            if (r.destroying) {
-                unlock();
-                return ECANCELED;
-            }
+            if (r.destroying) return ECANCELED;
             switch (r.state) {
             case State::Armed:
                 unqueue(idx);   // one struct is one timer: the old entry goes stale
@@ -268,12 +425,10 @@ int Scheduler::arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexc
             }
         }
     } catch (...) {
-        unlock();
         return ENOMEM;
     }
-    d->timer_id = next_id_++;
+    if (!submitted) set_timer_id(d, next_id_.fetch_add(1, std::memory_order_relaxed));
     if (queued) watch(due);
-    unlock();
     return 0;
 }
 
@@ -281,6 +436,7 @@ void Scheduler::forget(uint32_t idx) noexcept {
     Record &r = reg_.at(idx);
     struct data *d = r.data;
     bool owned = r.owned;
+    if (r.destroying) destroying_n_.fetch_sub(1, std::memory_order_relaxed);
     unindex(idx);
     if (r.waiters) {
         r.state = State::Finished;   // the last waiter releases it
@@ -293,7 +449,7 @@ void Scheduler::forget(uint32_t idx) noexcept {
 
 int Scheduler::destroy(struct data *d) noexcept {
     MOCKIT_CHAOS_POINT();   // a destroy racing the expiry decision
-    pthread_mutex_lock(&mu_);
+    lock();   // arms submitted before it are made first
     uint32_t idx = reg_.find(d);   // does not dereference d
     if (!idx) {
         unlock();
@@ -313,6 +469,7 @@ int Scheduler::destroy(struct data *d) noexcept {
         Ctx *self = (tls_ctx && tls_ctx->generation == generation_) ? tls_ctx : nullptr;
         if (self && self->current == idx) {
             // From inside its own callback: no wait; finish() stops it.
+            if (!r.destroying) destroying_n_.fetch_add(1, std::memory_order_relaxed);
             r.destroying = true;
             r.rearm = false;
             break;
@@ -321,6 +478,7 @@ int Scheduler::destroy(struct data *d) noexcept {
             rc = EDEADLK;
             break;
         }
+        if (!r.destroying) destroying_n_.fetch_add(1, std::memory_order_relaxed);
         r.destroying = true;
         r.rearm = false;
         ++r.waiters;
@@ -440,6 +598,9 @@ void Scheduler::prefetch_next() noexcept {
 }
 
 uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
+    // An arm submitted before this may re-arm or replace a due timer: it
+    // is made first, as it would have been had it taken the lock.
+    drain_submissions();
     if (next_due() > now) return 0;
     if (followers_ > kStartFollowers) retire_surplus(now);
     uint32_t idx = heap_.top().rec;
@@ -449,6 +610,7 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     if (!r.period_ms && !r.owned) reg_.prefetch_slot(r.data);   // finish() unindexes it
     prefetch_next();
     r.state = State::Running;
+    ++running_;
     ++dispatched_;
     if (self->is_clock) ++clock_dispatched_;
     int64_t merged = r.overrun;
@@ -468,6 +630,7 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
 }
 
 void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
+    --running_;
     self->current = 0;
     self->cur_data = nullptr;
     Record &r = reg_.at(idx);

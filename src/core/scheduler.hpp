@@ -33,6 +33,18 @@
 // Destroy is timer_delete_sync: a record whose callback runs is `Running`
 // until the callback returns, and a destroyer from another thread sleeps
 // on `done_word_` for that.
+//
+// An arm from an application thread mostly takes no lock at all (submit):
+// a thread preempted while it holds mu_ stalls every callback for as long
+// as it waits for a CPU, and an application thread at nice 19 beside busy
+// processes waits hundreds of ms (LOAD-04 measured library threads
+// waiting up to 478.8 ms behind one inside Mockit_oneoff).  The arm is
+// written into a submission slot and pushed on a lock-free list; every
+// thread that holds mu_ applies the list before it lets go (unlock), so
+// the list is applied by whichever library thread next takes the lock.
+// That is soon enough when the timer is due no earlier than `look_by_`,
+// the earliest deadline the library already wakes for, published at each
+// unlock; an earlier one is applied at once, under the lock, as before.
 #pragma once
 
 #include <mockit.h>
@@ -80,6 +92,9 @@ public:
     static Scheduler *existing() noexcept;
 
     int arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept;
+    // Arms in submission slots at once: a batch larger than this waits for
+    // a slot's return by taking the lock (the arm is then made as before).
+    static constexpr uint32_t kSubmissions = 256;
     int destroy(struct data *d) noexcept;
     int overrun(const struct data *d) noexcept;
     int adopt_owned(struct data *d) noexcept;   // Mockit_data_init
@@ -124,6 +139,35 @@ public:
 private:
     Scheduler();
 
+    // An arm submitted without mu_ (submit); applied by drain_submissions.
+    struct Submission {
+        struct data *d;
+        ns_t due;
+        uint32_t period_ms;
+        std::atomic<uint32_t> next;   // slot number + 1 of the next; 0 = none
+    };
+    bool submit(struct data *d, ns_t due, uint32_t period) noexcept;   // without mu_; false: take the lock
+    void drain_submissions() noexcept;     // under mu_: every submitted arm, in order
+    int arm_locked(struct data *d, ns_t due, uint32_t period, bool submitted) noexcept;
+    uint32_t take_slot() noexcept;         // 0: none free
+    void give_slot(uint32_t s) noexcept;
+    void lock() noexcept;                  // pthread_mutex_lock(&mu_), then drain_submissions
+    void publish() noexcept;               // before an unlock: look_by_ and limit_
+    // Inserts that allocate nothing.  A timer whose callback runs keeps a
+    // heap entry's room for its re-queue (finish), so a pop and the
+    // re-queue leave it unchanged.
+    size_t room() const noexcept {
+        size_t r = reg_.insert_room(), h = heap_.push_room(kRequeueSlack + running_);
+        return r < h ? r : h;
+    }
+    // The most submitted arms that can still be waiting to be made (under
+    // mu_: only its holders change limit_ and consumed_).
+    size_t promised() const noexcept {
+        uint64_t l = limit_.load(std::memory_order_relaxed), c = claimed_.load(std::memory_order_relaxed);
+        if (c > l) l = c;
+        return l > consumed_ ? size_t(l - consumed_) : 0;
+    }
+
     // Under mu_.
     uint32_t pop_due(Ctx *self, ns_t now) noexcept;
     void prefetch_next() noexcept;
@@ -155,20 +199,32 @@ private:
     int start_threads() noexcept;           // first arm, or after fork
     // Before an insert (and a heap push, if `push`): grow the tables with
     // memory made without mu_.  See make_heap_room (scheduler.cpp).
-    void make_room(bool push) noexcept {
-        bool heap = push && heap_.needs_room(kRequeueSlack);
-        if (heap) {
-            make_heap_room();
-            heap = heap_.needs_room(kRequeueSlack);
+    // Room is made for the submitted arms not yet made as well: they were
+    // promised it (limit_).  False if it could not be made (ENOMEM).  While
+    // it grows the tables (grow_unlocked drops mu_), no larger promise is
+    // made (publish).
+    bool make_room(bool push) noexcept {
+        for (int tries = 0;; ++tries) {
+            size_t want = 1 + promised();
+            size_t slack = kRequeueSlack + running_;
+            bool heap = push && heap_.needs_room(slack, want);
+            if (heap) {
+                make_heap_room();
+                heap = heap_.needs_room(slack, want);
+            }
+            if (!heap && !reg_.room_needed(want)) return true;
+            if (tries == 4) return false;   // the allocations failed
+            ++growing_;
+            grow_unlocked(push, want);
+            --growing_;
         }
-        if (heap || reg_.room_needed()) grow_unlocked(push);
     }
     void make_heap_room() noexcept;         // drops stale entries before the heap grows
     void compact_heap() noexcept;           // every stale entry out: O(n)
     // Every library thread may be inside a callback at once, and each
     // re-queues one heap entry under the lock when it returns (finish).
     static constexpr size_t kRequeueSlack = kMaxFollowers + 1;
-    void grow_unlocked(bool push) noexcept;   // drops and retakes mu_
+    void grow_unlocked(bool push, size_t want) noexcept;   // drops and retakes mu_
     // Out of the index; a shrink it calls for is made by unlock().
     void unindex(uint32_t idx) noexcept;
     void shrink_later(size_t slots) noexcept;   // threads.cpp (tls_pending)
@@ -190,7 +246,33 @@ private:
     TimerHeap heap_;
     size_t armed_ = 0;          // records in state Armed
     size_t stale_ = 0;          // heap entries that no longer match a record
-    uint64_t next_id_ = 1;
+    std::atomic<uint64_t> next_id_{1};
+
+    // Submission (submit, drain_submissions).  The slots' free list is a
+    // stack with a tag against ABA ({tag:32, slot+1:32}); submitted arms
+    // are pushed on sub_queue_ and taken all at once, so it needs none.
+    Submission subs_[kSubmissions];
+    std::atomic<uint64_t> sub_free_{0};
+    std::atomic<uint32_t> sub_queue_{0};
+    bool draining_ = false;     // under mu_: drain_submissions is running
+    bool unlocking_ = false;    // under mu_: drained by publish(), after the decisions
+    unsigned growing_ = 0;      // under mu_: make_room growths under way (publish)
+    // Published at every unlock: a library thread takes mu_ (and applies
+    // the submissions) by look_by_, the earliest live deadline; kNever
+    // when nothing is armed.  seq_cst with sub_queue_: a submitter either
+    // is seen by publish() or sees the value it stored.
+    std::atomic<ns_t> look_by_{0};
+    // Room promised to submitters: a submit succeeds while claimed_ stays
+    // below limit_ = consumed_ + min(room() - 1, kSubmissions), set at
+    // each unlock (one is kept for the next arm under the lock, which
+    // first makes room for 1 + promised()).  claimed_ - consumed_ counts
+    // the arms still to be made, so a lower limit_ breaks no promise.
+    std::atomic<uint64_t> claimed_{0};
+    std::atomic<uint64_t> limit_{0};
+    uint64_t consumed_ = 0;     // under mu_: submitted arms made (drain_submissions)
+    size_t running_ = 0;        // under mu_: records Running (room)
+    std::atomic<bool> started_pub_{false};   // started_, for submit
+    std::atomic<uint32_t> destroying_n_{0};  // records with `destroying` (submit then takes the lock)
     uint64_t dispatched_ = 0;   // callbacks started: the progress a standby watches
     uint64_t clock_dispatched_ = 0;   // of those, started by the clock thread
 

@@ -81,6 +81,7 @@ struct RunGuard {
         if (returned) return;
         pthread_mutex_lock(&s->mu_);
         if (gen == s->generation_) {
+            s->drain_submissions();
             s->finish(self, idx);
             s->thread_gone(self);
         }
@@ -116,6 +117,7 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
         return false;
     }
     if (self->is_clock) clock_busy_ = false;   // it watches again from here on
+    drain_submissions();   // a re-arm of this timer from its callback counts
     finish(self, idx);
     return true;
 }
@@ -139,6 +141,7 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
     ktimer_ok_ = false;
     armed_due_ = kNever;
     started_ = false;
+    started_pub_.store(false, std::memory_order_release);
     start_threads();   // on failure the next arm tries again
 }
 
@@ -192,6 +195,7 @@ void send_wakeups(const Pending &p) noexcept {
 void Scheduler::shrink_later(size_t slots) noexcept { tls_pending.shrink = slots; }
 
 void Scheduler::unlock() noexcept {
+    publish();
     Pending p = tls_pending;
     tls_pending = Pending{};
     pthread_mutex_unlock(&mu_);
@@ -206,9 +210,9 @@ void Scheduler::unlock() noexcept {
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
     uint32_t seen = *word;
-    unlock();
+    unlock();   // may bump *word (a submitted arm it applies): no sleep then
     futex_sleep(word, seen, until);
-    pthread_mutex_lock(&mu_);
+    lock();
 }
 
 // A wait lets go of mu_ inside pthread_cond_wait: what is pending goes
@@ -273,8 +277,10 @@ void Scheduler::watch(ns_t due) noexcept {
             // The clock thread sleeps with nothing armed: wake it (it then
             // sets the kernel timer itself).
             wake_later(&clock_wake_);
-        } else if (due < armed_due_ && !(tls_ctx && tls_ctx->is_clock)) {
-            kick_clock();   // the clock thread itself looks before it sleeps
+        } else if (due < armed_due_ && !(tls_ctx && tls_ctx->is_clock && !unlocking_)) {
+            // The clock thread itself looks before it sleeps, unless this is
+            // an arm it applies as it lets go of the lock to sleep (publish).
+            kick_clock();
         }
     } else if (standby_) {
         if (due < standby_until_) poke_standby();
@@ -428,6 +434,7 @@ int Scheduler::start_threads() noexcept {
     pthread_cond_broadcast(&start_cv_);
     if (rc) return rc;
     started_ = true;
+    started_pub_.store(true, std::memory_order_release);
     // Two followers from the start: the standby and the one that stands by
     // while the standby runs a timer of a blocked clock thread.  Neither a
     // slow callback nor its first successor then waits for a
@@ -752,6 +759,19 @@ void Scheduler::after_fork_child() noexcept {
     tls_pending = Pending{};
     clock_wake_ = done_word_ = 0;
     kicked_ = ktimer_failed_ = false;
+    // Arms submitted by the parent's other threads are the parent's.
+    started_pub_.store(false, std::memory_order_relaxed);
+    destroying_n_.store(0, std::memory_order_relaxed);
+    sub_queue_.store(0, std::memory_order_relaxed);
+    sub_free_.store(0, std::memory_order_relaxed);
+    for (uint32_t i = 0; i < kSubmissions; ++i) give_slot(i + 1);
+    claimed_.store(0, std::memory_order_relaxed);
+    limit_.store(0, std::memory_order_relaxed);
+    look_by_.store(0, std::memory_order_relaxed);
+    consumed_ = 0;
+    draining_ = unlocking_ = false;
+    growing_ = 0;
+    running_ = 0;
 }
 
 }  // namespace mockit

@@ -56,6 +56,14 @@
  *     void mockit_fi_lockwaits(long out[3]);   waits by the library's
  *                             threads: how many blocked, the longest (us),
  *                             the sum (us)
+ *
+ * And, for LOAD-04 again, an application thread preempted while it holds
+ * a lock (at nice 19 beside busy processes it waits hundreds of ms for a
+ * CPU), made on purpose:
+ *     void mockit_fi_hold_locks(long ms);   every pthread_mutex_lock by a
+ *                             thread that is not the library's returns
+ *                             ms ms after it took the mutex (0: off)
+ *     long mockit_fi_held_locks(void);      how many did since it was set
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -398,9 +406,24 @@ static int fi_timed_lock(pthread_mutex_t *m) {
     return rc;
 }
 
+static atomic_long fi_hold_ms, fi_holds;
+
+__attribute__((visibility("default"))) void mockit_fi_hold_locks(long ms) {
+    atomic_store(&fi_holds, 0);
+    atomic_store(&fi_hold_ms, ms);
+}
+
+__attribute__((visibility("default"))) long mockit_fi_held_locks(void) { return atomic_load(&fi_holds); }
+
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m) {
     int rc = fi_lockwait_min_ns ? fi_timed_lock(m) : __pthread_mutex_lock(m);
     if (rc == 0) fi_held++;
+    long hold = atomic_load_explicit(&fi_hold_ms, memory_order_relaxed);
+    char name[17];
+    if (rc == 0 && hold > 0 && !fi_lib_thread(name)) {
+        atomic_fetch_add(&fi_holds, 1);
+        fi_sleep_ms(hold);   /* "preempted" with the mutex held */
+    }
     return rc;
 }
 

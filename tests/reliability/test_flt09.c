@@ -342,6 +342,19 @@ static int child_shrink(int argc, char **argv) {
  * the clock thread is stuck there; under the lock the interval would wait
  * 300 ms each time.  (Each scenario runs in its own child: it logs with
  * growth_tick as the growth scenario does.) */
+/* The timers of the scenarios below: a far one-shot (so that a standby
+ * patrols) and a 10 ms interval logged in growth_log, whose grid origin
+ * lies in [*lo, *hi].  0, or the child's exit status. */
+static int far_and_tick(struct data *far, struct data *tick, uint64_t *lo, uint64_t *hi) {
+    *far = (struct data){ .cb = count_cb };
+    *tick = (struct data){ .cb = growth_tick };
+    if (Mockit_oneoff(3600000, far)) return 3;
+    *lo = mt_now_ns();
+    if (Mockit_getit(10, tick)) return 4;
+    *hi = mt_now_ns();
+    return 0;
+}
+
 static int child_settime(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -349,12 +362,9 @@ static int child_settime(int argc, char **argv) {
     long (*slowed)(void) = (long (*)(void))dlsym(RTLD_DEFAULT, "mockit_fi_slowed_settime");
     if (!slow || !slowed) return 2;
     static struct data far, tick;
-    far = (struct data){ .cb = count_cb };
-    tick = (struct data){ .cb = growth_tick };
-    if (Mockit_oneoff(3600000, &far)) return 3;
-    uint64_t origin = mt_now_ns();
-    if (Mockit_getit(10, &tick)) return 4;
-    uint64_t origin_hi = mt_now_ns();
+    uint64_t origin, origin_hi;
+    int rc = far_and_tick(&far, &tick, &origin, &origin_hi);
+    if (rc) return rc;
     mt_sleep_ms(100);
     slow(300);
     mt_sleep_ms(1500);
@@ -371,6 +381,65 @@ static int child_settime(int argc, char **argv) {
     if (n < 2) return 6;   /* the slow calls did not happen */
     if (g.first_early >= 0) return 8;
     if (g.max_wait_ns > 150 * MT_NS_PER_MS) return 7;   /* timer_settime under the lock */
+    return 0;
+}
+
+/* LOAD-04's regression test (issue 6), the arming thread: with 424fbc7's
+ * library, 1 of 62 LOAD-04 runs had a one-shot 541 ms late, the library's
+ * threads having waited up to 478.8 ms for the scheduler's lock while the
+ * application thread holding it (inside Mockit_oneoff, at nice 19 beside
+ * four busy processes) waited for a CPU.  An arm now takes no lock when a
+ * library thread already wakes before its deadline (Scheduler::submit).
+ * Here the interposer makes every mutex this thread takes stay held for
+ * 300 ms, as that preemption did, while it arms 20 far one-shots beside a
+ * 10 ms interval: the interval must not wait (it waited 300 ms behind the
+ * first arm before), and the thread must have taken no mutex.  A destroy
+ * afterwards still takes the lock: that hold shows the interposer works. */
+static int child_armhold(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*hold)(long) = (void (*)(long))dlsym(RTLD_DEFAULT, "mockit_fi_hold_locks");
+    long (*held)(void) = (long (*)(void))dlsym(RTLD_DEFAULT, "mockit_fi_held_locks");
+    if (!hold || !held) return 2;
+    enum { SHOTS = 20 };
+    static struct data far, tick, shots[SHOTS];
+    uint64_t origin, origin_hi;
+    int rc = far_and_tick(&far, &tick, &origin, &origin_hi);
+    if (rc) return rc;
+    mt_sleep_ms(100);
+    hold(300);
+    for (int i = 0; i < SHOTS; i++) {
+        shots[i] = (struct data){ .cb = count_cb };
+        if (Mockit_oneoff(600000 + (uint32_t)i, &shots[i])) return 3;
+        mt_sleep_ms(50);
+    }
+    long while_arming = held();
+    uint64_t end = mt_now_ns();
+    if (Mockit_destroy(&shots[0])) return 5;   /* takes the lock: held 300 ms */
+    long after_destroy = held();
+    hold(0);
+    mt_sleep_ms(50);
+    Mockit_destroy(&tick);
+    for (int i = 1; i < SHOTS; i++) Mockit_destroy(&shots[i]);
+    Mockit_destroy(&far);
+    mt_grid g;
+    mt_grid_analyse(&growth_log, origin, origin_hi, 10 * MT_NS_PER_MS, &g);
+    /* the calls up to the end of the arming only: the destroy's hold
+     * afterwards is meant to stall it */
+    uint64_t worst = 0;
+    unsigned calls = mt_log_count(&growth_log);
+    for (unsigned i = 1; i < calls && i < 4096; i++) {
+        if (growth_ticks[i].t > end) break;
+        uint64_t gap = growth_ticks[i].t - growth_ticks[i - 1].t;
+        if (gap > worst) worst = gap;
+    }
+    printf("# 20 arms with every mutex of the arming thread held 300 ms: %ld mutexes taken; interval's "
+           "longest gap %.1f ms; the destroy took %ld\n",
+           while_arming, worst / 1e6, after_destroy - while_arming);
+    fflush(stdout);
+    if (after_destroy - while_arming < 1) return 6;   /* the interposer did not hold: cannot tell */
+    if (g.first_early >= 0) return 8;
+    if (while_arming != 0 || worst > 150 * MT_NS_PER_MS) return 7;
     return 0;
 }
 
@@ -650,6 +719,13 @@ static void test_LOAD04_issue6_wakeups_sent_without_the_lock(void **state) {
     if (rc) fail_msg("wakeups scenario failed (%d)", rc);
 }
 
+static void test_LOAD04_issue6_arming_thread_preempted_holding_nothing(void **state) {
+    (void)state;
+    int rc = run_preloaded("armhold", NULL, 60000);
+    if (rc == 7) fail_msg("the arming thread took the lock: the interval waited while it was held");
+    if (rc) fail_msg("armhold scenario failed (%d)", rc);
+}
+
 static void test_LOAD04_issue6_library_threads_allocate_without_the_lock(void **state) {
     (void)state;
     int rc = run_preloaded("requeue", NULL, 60000);
@@ -674,6 +750,7 @@ static const struct rel_child children[] = {
     { "settime", child_settime },
     { "wakeups", child_wakeups },
     { "requeue", child_requeue },
+    { "armhold", child_armhold },
     { NULL, NULL },
 };
 
@@ -696,6 +773,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD04_issue6_kernel_timer_set_without_the_lock),
         MT_TEST(test_LOAD04_issue6_wakeups_sent_without_the_lock),
         MT_TEST(test_LOAD04_issue6_library_threads_allocate_without_the_lock),
+        MT_TEST(test_LOAD04_issue6_arming_thread_preempted_holding_nothing),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),
         MT_TEST(test_FLT09a_malloc_fails_while_warm),
         MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
