@@ -349,8 +349,8 @@ void Scheduler::lock() noexcept {
 
 // Under mu_, as it is let go: apply what was submitted, then publish when
 // the library next looks and how much room submitters may take.  Again if
-// a submission came meanwhile: one that finds look_by_ stored by us was
-// seen by our load of sub_queue_, or sees the value we stored.
+// a submission came meanwhile: one that finds look_by_ older than our
+// store was seen by our load of sub_queue_, or sees the value we stored.
 void Scheduler::publish() noexcept {
     unlocking_ = true;
     do {
@@ -362,8 +362,14 @@ void Scheduler::publish() noexcept {
         uint64_t limit = consumed_ + std::min<size_t>(r ? r - 1 : 0, kSubmissions);
         if (!growing_ && limit_.load(std::memory_order_relaxed) != limit)
             limit_.store(limit, std::memory_order_relaxed);
-        ns_t look = started_ ? next_due() : 0;
-        if (look_by_.load(std::memory_order_relaxed) != look) look_by_.store(look, std::memory_order_seq_cst);
+        // A later look_by_ than the truth is safe (its submitters take the
+        // lock), an earlier one is not: only a move later needs the store
+        // ordered before our look at sub_queue_.
+        ns_t look = started_ ? next_due() : 0, was = look_by_.load(std::memory_order_relaxed);
+        if (look > was)
+            look_by_.store(look, std::memory_order_seq_cst);
+        else if (look < was)
+            look_by_.store(look, std::memory_order_relaxed);
         // A drain under way (its thread waits for a clock thread to start,
         // inside arm_locked) finishes the list when it resumes.
     } while (!draining_ && sub_queue_.load(std::memory_order_seq_cst) != 0);
