@@ -302,6 +302,7 @@ bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
     do {
         x.next.store(head, std::memory_order_relaxed);
     } while (!sub_queue_.compare_exchange_weak(head, s, std::memory_order_seq_cst, std::memory_order_relaxed));
+    MOCKIT_CHAOS_POINT();   // a publish between the push and the look at look_by_
     if (due < look_by_.load(std::memory_order_seq_cst)) {
         // Nobody wakes for it in time: apply it now (lock() does), and let
         // watch() decide whom to wake, as for any arm.
@@ -370,6 +371,7 @@ void Scheduler::publish() noexcept {
             look_by_.store(look, std::memory_order_seq_cst);
         else if (look < was)
             look_by_.store(look, std::memory_order_relaxed);
+        MOCKIT_CHAOS_POINT();   // a submission between the store and the look at the list
         // A drain under way (its thread waits for a clock thread to start,
         // inside arm_locked) finishes the list when it resumes.
     } while (!draining_ && sub_queue_.load(std::memory_order_seq_cst) != 0);
