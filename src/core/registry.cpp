@@ -84,7 +84,7 @@ uint32_t Registry::insert(struct data *key) {
         --free_n_;
     } else {
         if (next_ == UINT32_MAX) throw std::bad_alloc();
-        if (chunk_needed()) grow_chunks();
+        if (records_short(1)) grow_chunks();
         idx = next_++;
     }
     Record &r = at(idx);

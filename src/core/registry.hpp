@@ -85,7 +85,7 @@ public:
     // index slot each); the scheduler reserves them for arms submitted
     // without its lock (Scheduler::submit).
     size_t insert_room() const noexcept {
-        size_t records = free_n_ + ((chunks_.size() << kChunkBits) > next_ ? (chunks_.size() << kChunkBits) - next_ : 0);
+        size_t records = records_room();
         size_t slots = slots_.size() / 2 > count_ ? slots_.size() / 2 - count_ : 0;
         return records < slots ? records : slots;
     }
@@ -138,14 +138,13 @@ private:
         return size_t(h >> shift_);
     }
     void grow_chunks();
-    bool chunk_needed() const noexcept {
-        return free_ == 0 && (next_ >> kChunkBits) >= chunks_.size();
+    // Records an insert can take without a new chunk: free, or never used.
+    size_t records_room() const noexcept {
+        size_t made = chunks_.size() << kChunkBits;
+        return free_n_ + (made > next_ ? made - next_ : 0);
     }
     bool index_full(size_t want = 1) const noexcept { return (count_ + want) * 2 > slots_.size(); }
-    bool records_short(size_t want) const noexcept {
-        size_t made = chunks_.size() << kChunkBits;
-        return free_n_ + (made > next_ ? made - next_ : 0) < want;
-    }
+    bool records_short(size_t want) const noexcept { return records_room() < want; }
     void rehash(size_t new_cap);
     void rehash_into(std::vector<uint32_t> &fresh) noexcept;   // fresh: zeroed; gets the old
     void index_put(uint32_t idx) noexcept;
