@@ -789,11 +789,29 @@ static void *soak_sleeper(void *arg) {
  * so that a step can be diffed against the previous sample (heap, an
  * arena, a thread stack, a library's data) instead of guessed at. */
 struct soak_map {
-    unsigned long lo;
+    unsigned long lo, hi;
     long rss_kib;
+    char perms[5];
     char name[48];
 };
 #define SOAK_MAPS 1024
+
+/* What an anonymous mapping is, so that an RSS step names its cause:
+ * glibc gives each non-main malloc arena a heap aligned to its 64 MiB
+ * maximum (its first page holds the arena's header: a new arena is a
+ * page at once); a thread stack is a writable mapping of the default
+ * stack size (glibc puts the guard page below it).  glibc caches the
+ * stacks of threads that left, so a new one appears when more threads
+ * than ever before are alive at once. */
+#define SOAK_ARENA_ALIGN (64ul << 20)
+static size_t soak_stack_bytes;
+
+static const char *soak_kind(const struct soak_map *m) {
+    if (strcmp(m->name, "[anon]") != 0) return "";
+    if (m->lo % SOAK_ARENA_ALIGN == 0) return "malloc arena";
+    if (soak_stack_bytes && m->hi - m->lo == soak_stack_bytes) return "thread stack";
+    return "";
+}
 
 static int soak_read_maps(struct soak_map *m) {
     FILE *f = fopen("/proc/self/smaps", "r");
@@ -803,10 +821,11 @@ static int soak_read_maps(struct soak_map *m) {
     while (fgets(line, sizeof line, f)) {
         unsigned long lo, hi;
         long kib;
-        char name[48] = "";
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %47[^\n]", &lo, &hi, name) >= 2) {
+        char perms[5] = "", name[48] = "";
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %47[^\n]", &lo, &hi, perms, name) >= 3) {
             if (++n >= SOAK_MAPS) break;
-            m[n] = (struct soak_map){ .lo = lo };
+            m[n] = (struct soak_map){ .lo = lo, .hi = hi };
+            memcpy(m[n].perms, perms, sizeof perms);
             snprintf(m[n].name, sizeof m[n].name, "%s", name[0] ? name : "[anon]");
         } else if (n >= 0 && n < SOAK_MAPS && sscanf(line, "Rss: %ld kB", &kib) == 1) {
             m[n].rss_kib = kib;
@@ -816,15 +835,24 @@ static int soak_read_maps(struct soak_map *m) {
     return n + 1 > SOAK_MAPS ? SOAK_MAPS : n + 1;
 }
 
+/* Writable mappings of one kind (the count of arenas, of thread stacks). */
+static int soak_count(const struct soak_map *m, int n, const char *kind) {
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        if (m[i].perms[1] == 'w' && strcmp(soak_kind(&m[i]), kind) == 0) c++;
+    return c;
+}
+
 /* Print the mappings whose Rss changed between two samples. */
 static void soak_diff_maps(const struct soak_map *a, int na, const struct soak_map *b, int nb) {
     for (int j = 0; j < nb; j++) {
         long before = 0;
+        int seen = 0;
         for (int i = 0; i < na; i++)
-            if (a[i].lo == b[j].lo) before = a[i].rss_kib;
+            if (a[i].lo == b[j].lo) before = a[i].rss_kib, seen = 1;
         if (b[j].rss_kib != before)
-            fprintf(stderr, "soak:   %012lx %-40s %+ld KiB (%ld)\n", b[j].lo, b[j].name, b[j].rss_kib - before,
-                    b[j].rss_kib);
+            fprintf(stderr, "soak:   %012lx %-40s %+ld KiB (%ld)%s%s%s\n", b[j].lo, b[j].name, b[j].rss_kib - before,
+                    b[j].rss_kib, *soak_kind(&b[j]) ? ", " : "", soak_kind(&b[j]), seen ? "" : ", new mapping");
     }
     for (int i = 0; i < na; i++) {
         int gone = 1;
@@ -863,6 +891,12 @@ static int mode_soak(int argc, char **argv) {
     double *ts = calloc((size_t)nsamples, sizeof *ts), *rss = calloc((size_t)nsamples, sizeof *rss);
     double *anon = calloc((size_t)nsamples, sizeof *anon);
     int fds_min = 1 << 30, fds_max = 0, kt_min = 1 << 30, kt_max = 0, th_max = 0;
+    int ar_first = -1, ar_last = 0, st_first = -1, st_last = 0;
+    pthread_attr_t dattr;
+    if (pthread_getattr_default_np(&dattr) == 0) {
+        pthread_attr_getstacksize(&dattr, &soak_stack_bytes);
+        pthread_attr_destroy(&dattr);
+    }
     uint64_t t0 = mt_now_ns();
     int k = 0, forks = 0, fork_fail = 0;
     int next_fork = fork_every;
@@ -885,12 +919,18 @@ static int mode_soak(int argc, char **argv) {
         if (th > th_max) th_max = th;
         struct mallinfo2 mi = mallinfo2();
         size_t inuse = mi.uordblks + mi.hblkhd;
+        nmaps[cur] = soak_read_maps(maps[cur]);
+        int ar = soak_count(maps[cur], nmaps[cur], "malloc arena");
+        int st = soak_count(maps[cur], nmaps[cur], "thread stack");
+        if (s >= (secs >= 7200 ? 3600 : secs / 10)) {   /* from where the slope is taken */
+            if (ar_first < 0) ar_first = ar, st_first = st;
+            ar_last = ar, st_last = st;
+        }
         fprintf(stderr,
                 "soak: t=%4d s rss=%6.0f KiB anon=%5.0f KiB fds=%d kernel_timers=%d library_threads=%d "
-                "malloc_in_use=%zu malloc_system=%zu malloc_mmapped=%zu\n",
-                s, rss[k], anon[k], f, kt, th, inuse, mi.arena, mi.hblkhd);
+                "malloc_in_use=%zu malloc_system=%zu malloc_mmapped=%zu malloc_arenas=%d thread_stacks=%d\n",
+                s, rss[k], anon[k], f, kt, th, inuse, mi.arena, mi.hblkhd, ar, st);
         /* after warm-up, say what a new RSS or heap high-water mark was */
-        nmaps[cur] = soak_read_maps(maps[cur]);
         if (s >= (secs >= 6000 ? 600 : secs / 10) && rss[k] > rss_peak) {
             fprintf(stderr, "soak: new RSS high at t=%d s: %.0f -> %.0f KiB (malloc in use: peak %zu, now %zu B)\n",
                     s, rss_peak, rss[k], inuse_peak, inuse);
@@ -949,6 +989,11 @@ static int mode_soak(int argc, char **argv) {
     double slope_anon = soak_slope(ts, anon, from, k);
     printf("soak.rss_anon_kib: %.0f -> %.0f\nsoak.rss_anon_slope_kib_per_hour: %.1f\n", anon[0], anon[k - 1],
            slope_anon * 3600);
+    /* Where a step in that window came from: each new arena or cached
+     * stack is a new peak of threads allocating, or alive, at once (both
+     * bounded: glibc makes at most 8 arenas per CPU, LOAD-03 bounds the
+     * library's threads), not memory that accumulates */
+    printf("soak.malloc_arenas: %d -> %d\nsoak.thread_stacks: %d -> %d\n", ar_first, ar_last, st_first, st_last);
     printf("soak.seconds: %d\nsoak.samples: %d\nsoak.rss_kib: %.0f -> %.0f\nsoak.rss_slope_kib_per_hour: %.1f\n"
            "soak.fds: %d..%d\nsoak.kernel_timers: %d..%d\nsoak.max_library_threads: %d\nsoak.forks: %d (%d failed)\n"
            "soak.early: %d\nsoak.overlaps: %d\n",
