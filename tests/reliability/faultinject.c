@@ -56,6 +56,9 @@
  *     void mockit_fi_lockwaits(long out[3]);   waits by the library's
  *                             threads: how many blocked, the longest (us),
  *                             the sum (us)
+ *                             and every hold of at least MS ms, at its
+ *                             unlock, with the holder's CPU time and
+ *                             context switches meanwhile (fi-lockhold)
  *
  * And, for LOAD-04 again, an application thread preempted while it holds
  * a lock (at nice 19 beside busy processes it waits hundreds of ms for a
@@ -82,6 +85,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define FI_KINDS 4
@@ -415,9 +419,70 @@ __attribute__((visibility("default"))) void mockit_fi_hold_locks(long ms) {
 
 __attribute__((visibility("default"))) long mockit_fi_held_locks(void) { return atomic_load(&fi_holds); }
 
+/* Holds, timed like the waits: a hold of at least MOCKIT_FI_LOCKWAIT_MIN
+ * is written to stderr after its unlock, with the CPU time the holder
+ * used and how often it was switched out, preempted (involuntary) or
+ * asleep (voluntary: a condition wait lets go of the mutex inside), from
+ * its lock call to its unlock.  So a long wait is told apart: a holder
+ * kept off the CPU, a busy one, or the lock taken by others in turn.
+ * The usage is read outside the hold (before the lock, after the unlock):
+ * a system call inside it would be one more place to be preempted. */
+struct fi_hold {
+    pthread_mutex_t *m;
+    long t0, cpu0, inv0, vol0;
+};
+static __thread struct fi_hold fi_holding[4];
+
+static void fi_usage(long u[3]) {
+    struct timespec c;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+    u[0] = (long)c.tv_sec * 1000000000L + c.tv_nsec;
+    struct rusage r;
+    getrusage(RUSAGE_THREAD, &r);
+    u[1] = r.ru_nivcsw;
+    u[2] = r.ru_nvcsw;
+}
+
+static void fi_hold_begin(pthread_mutex_t *m, const long u[3]) {
+    for (int i = 0; i < 4; i++)
+        if (!fi_holding[i].m) {
+            fi_holding[i] = (struct fi_hold){ m, fi_now_ns(), u[0], u[1], u[2] };
+            return;
+        }
+}
+
+/* Before the unlock: the hold's length, and its record taken back. */
+static long fi_hold_end(pthread_mutex_t *m, struct fi_hold *out) {
+    for (int i = 0; i < 4; i++)
+        if (fi_holding[i].m == m) {
+            *out = fi_holding[i];
+            fi_holding[i].m = NULL;
+            return fi_now_ns() - out->t0;
+        }
+    return 0;
+}
+
+/* After the unlock. */
+static void fi_hold_log(const struct fi_hold *h, long held) {
+    long u[3];
+    fi_usage(u);
+    char me[17] = "";
+    fi_lib_thread(me);
+    char line[240];
+    int len = snprintf(line, sizeof line,
+                       "fi-lockhold: %ld.%03ld %d (%s) held %p %.3f ms; from its lock call to its unlock: "
+                       "on the CPU %.3f ms, preempted %ld times, asleep %ld times\n",
+                       h->t0 / 1000000000L, h->t0 / 1000000 % 1000, (int)gettid(), me, (void *)h->m,
+                       (double)held / 1e6, (double)(u[0] - h->cpu0) / 1e6, u[1] - h->inv0, u[2] - h->vol0);
+    if (len > 0) (void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m) {
+    long u[3];
+    if (fi_lockwait_min_ns) fi_usage(u);
     int rc = fi_lockwait_min_ns ? fi_timed_lock(m) : __pthread_mutex_lock(m);
     if (rc == 0) fi_held++;
+    if (rc == 0 && fi_lockwait_min_ns) fi_hold_begin(m, u);
     long hold = atomic_load_explicit(&fi_hold_ms, memory_order_relaxed);
     char name[17];
     if (rc == 0 && hold > 0 && !fi_lib_thread(name)) {
@@ -428,14 +493,22 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t *m) {
+    long u[3];
+    if (fi_lockwait_min_ns) fi_usage(u);
     int rc = __pthread_mutex_trylock(m);
     if (rc == 0) fi_held++;
+    if (rc == 0 && fi_lockwait_min_ns) fi_hold_begin(m, u);
     return rc;
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t *m) {
     if (fi_held > 0) fi_held--;
-    return __pthread_mutex_unlock(m);
+    if (!fi_lockwait_min_ns) return __pthread_mutex_unlock(m);
+    struct fi_hold h = { 0 };
+    long held = fi_hold_end(m, &h);
+    int rc = __pthread_mutex_unlock(m);
+    if (held >= fi_lockwait_min_ns) fi_hold_log(&h, held);
+    return rc;
 }
 
 typedef int (*cond_fn)(pthread_cond_t *);

@@ -30,8 +30,10 @@ run load03 32
 run load03 1000
 # LOAD-04 under the interposer's lock-wait log: a late one-shot is then
 # attributed (a library thread that waited >= 10 ms for the lock is on
-# stderr with the lock's holder; an application thread preempted while
-# it holds the lock is mockit(3)'s CAVEAT).
+# stderr with the lock's holder, and every hold of 10 ms or more with the
+# holder's CPU time and context switches meanwhile: kept off the CPU, or
+# busy; an application thread preempted while it holds the lock is
+# mockit(3)'s CAVEAT).
 echo "== load04 $secs 4 (lock waits of 10 ms or more logged)"
 t0=$(date +%s)
 MOCKIT_FI_LOCKWAIT_MIN=10 LD_PRELOAD="$d/mockit-faultinject.so" "$s" load04 "$secs" 4 || fail=1
