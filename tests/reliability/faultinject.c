@@ -52,13 +52,13 @@
  *     MOCKIT_FI_LOCKWAIT_MIN=MS   every pthread_mutex_lock that waited at
  *                             least MS ms is written to stderr, with the
  *                             waiter's name and the holder's (the mutex's
- *                             owner when the wait began)
+ *                             owner when the wait began), and every hold
+ *                             of at least MS ms, after its unlock, with
+ *                             the holder's CPU time and context switches
+ *                             (fi-lockhold)
  *     void mockit_fi_lockwaits(long out[3]);   waits by the library's
  *                             threads: how many blocked, the longest (us),
  *                             the sum (us)
- *                             and every hold of at least MS ms, at its
- *                             unlock, with the holder's CPU time and
- *                             context switches meanwhile (fi-lockhold)
  *
  * And, for LOAD-04 again, an application thread preempted while it holds
  * a lock (at nice 19 beside busy processes it waits hundreds of ms for a
@@ -83,9 +83,9 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define FI_KINDS 4
@@ -433,12 +433,12 @@ struct fi_hold {
 };
 static __thread struct fi_hold fi_holding[4];
 
+/* One system call: CPU time (us resolution) and both switch counts. */
 static void fi_usage(long u[3]) {
-    struct timespec c;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
-    u[0] = (long)c.tv_sec * 1000000000L + c.tv_nsec;
     struct rusage r;
     getrusage(RUSAGE_THREAD, &r);
+    u[0] = ((long)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec + r.ru_stime.tv_usec) *
+           1000L;
     u[1] = r.ru_nivcsw;
     u[2] = r.ru_nvcsw;
 }

@@ -850,9 +850,10 @@ static void soak_diff_maps(const struct soak_map *a, int na, const struct soak_m
         int seen = 0;
         for (int i = 0; i < na; i++)
             if (a[i].lo == b[j].lo) before = a[i].rss_kib, seen = 1;
+        const char *kind = soak_kind(&b[j]);
         if (b[j].rss_kib != before)
             fprintf(stderr, "soak:   %012lx %-40s %+ld KiB (%ld)%s%s%s\n", b[j].lo, b[j].name, b[j].rss_kib - before,
-                    b[j].rss_kib, *soak_kind(&b[j]) ? ", " : "", soak_kind(&b[j]), seen ? "" : ", new mapping");
+                    b[j].rss_kib, *kind ? ", " : "", kind, seen ? "" : ", new mapping");
     }
     for (int i = 0; i < na; i++) {
         int gone = 1;
@@ -876,6 +877,10 @@ static double soak_slope(const double *t, const double *y, int from, int k) {
 static int mode_soak(int argc, char **argv) {
     int secs = argc > 0 ? atoi(argv[0]) : 600;
     int sample_every = secs >= 600 ? 10 : 2;
+    /* the RSS slope is taken from here (the catalogue's LOAD-05 criterion:
+     * after the first hour in runs of two hours or more, else after the
+     * first tenth of the run); the arena and stack counts over the same */
+    int slope_from_s = secs >= 7200 ? 3600 : secs / 10;
     int fork_every = secs >= 3600 ? 60 : 10;
     uint64_t seed = mt_seed();
     for (int i = 0; i < SOAK_IV; i++) {
@@ -922,7 +927,7 @@ static int mode_soak(int argc, char **argv) {
         nmaps[cur] = soak_read_maps(maps[cur]);
         int ar = soak_count(maps[cur], nmaps[cur], "malloc arena");
         int st = soak_count(maps[cur], nmaps[cur], "thread stack");
-        if (s >= (secs >= 7200 ? 3600 : secs / 10)) {   /* from where the slope is taken */
+        if (s >= slope_from_s) {
             if (ar_first < 0) ar_first = ar, st_first = st;
             ar_last = ar, st_last = st;
         }
@@ -979,10 +984,8 @@ static int mode_soak(int argc, char **argv) {
     Mockit_destroy(&tail);
     printf("soak.library_threads_end: %d -> %d after %.1f s of one interval (clock thread + 2 followers: 3)\n",
            th_before, th_end, (double)(mt_now_ns() - tail_t0) / 1e9);
-    /* RSS slope (least squares) after the first hour in runs of two hours
-     * or more (the catalogue's LOAD-05 criterion), else after the first
-     * tenth of the run */
-    int from = secs >= 7200 ? 3600 / sample_every : k / 10;
+    /* RSS slope (least squares) from slope_from_s */
+    int from = slope_from_s / sample_every;
     double slope = soak_slope(ts, rss, from, k);   /* KiB per s */
     /* RssAnon beside it: RSS also grows by first touches of file pages
      * (code run for the first time) and of the vDSO, which no leak makes */

@@ -392,8 +392,9 @@ static int child_settime(int argc, char **argv) {
  * library thread already wakes before its deadline (Scheduler::submit).
  * Here the interposer makes every mutex this thread takes stay held for
  * 300 ms, as that preemption did, while it arms 20 far one-shots (due
- * after the one far_and_tick arms) beside a 10 ms interval: the interval must not wait (it waited 300 ms behind the
- * first arm before), and the thread must have taken no mutex.  A destroy
+ * after the one far_and_tick arms) beside a 10 ms interval: the interval
+ * must not wait (it waited 300 ms behind the first arm before), and the
+ * thread must have taken no mutex.  A destroy
  * afterwards still takes the lock: that hold shows the interposer works. */
 static int child_armhold(int argc, char **argv) {
     (void)argc;

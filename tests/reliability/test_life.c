@@ -645,7 +645,7 @@ static void test_LIFE08_mass_destroy_from_one_callback(void **state) {
                 if (atomic_load(&p->after_dead)) fail_msg("round %u: timer %d ran after its destroy", r, i);
             } else if (mass_rc[i] == EINVAL) {
                 already++;
-                /* armed before the sweep: EINVAL only once it had run */
+                /* EINVAL only once it had run (a late one was waited for) */
                 if (!atomic_load(&p->exited_seq)) fail_msg("round %u: EINVAL for timer %d that never ran", r, i);
             } else {
                 fail_msg("round %u: destroy of timer %d returned %d", r, i, mass_rc[i]);
