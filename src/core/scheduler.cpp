@@ -120,6 +120,14 @@ Scheduler::Scheduler() {
     MOCKIT_ATOMIC_VAR(started_pub_);
     MOCKIT_ATOMIC_VAR(destroying_n_);
     MOCKIT_ATOMIC_VAR(next_id_);
+    // Read by a patrolling standby without mu_ (patrol).
+    MOCKIT_ATOMIC_VAR(running_);
+    MOCKIT_ATOMIC_VAR(dispatched_);
+    MOCKIT_ATOMIC_VAR(clock_dispatched_);
+    MOCKIT_ATOMIC_VAR(standby_until_);
+    MOCKIT_ATOMIC_VAR(standby_looks_soon_);
+    MOCKIT_ATOMIC_VAR(standby_poked_);
+    MOCKIT_ATOMIC_VAR(clock_busy_);
     for (uint32_t i = 0; i < kSubmissions; ++i) {
         MOCKIT_ATOMIC_VAR(subs_[i].next);
         give_slot(i + 1);
@@ -618,9 +626,9 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     if (!r.period_ms && !r.owned) reg_.prefetch_slot(r.data);   // finish() unindexes it
     prefetch_next();
     r.state = State::Running;
-    ++running_;
-    ++dispatched_;
-    if (self->is_clock) ++clock_dispatched_;
+    count_up(running_);
+    count_up(dispatched_);
+    if (self->is_clock) count_up(clock_dispatched_);
     int64_t merged = r.overrun;
     if (r.period_ms) {
         // Late by whole periods (a stopped process, a busy machine): those
@@ -638,7 +646,7 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
 }
 
 void Scheduler::finish(Ctx *self, uint32_t idx) noexcept {
-    --running_;
+    count_down(running_);
     self->current = 0;
     self->cur_data = nullptr;
     Record &r = reg_.at(idx);

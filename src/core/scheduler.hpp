@@ -62,6 +62,17 @@
 
 namespace mockit {
 
+// A counter that only holders of mu_ change, read without it elsewhere:
+// a load and a store, not a locked read-modify-write, on the dispatch path.
+template <class T>
+inline void count_up(std::atomic<T> &c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+template <class T>
+inline void count_down(std::atomic<T> &c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
 enum class Role : uint8_t { Clock, Running, Standby, Idle, Retire };
 
 // One library thread.
@@ -194,6 +205,7 @@ private:
     void queue(uint32_t idx, ns_t due);     // push + Armed; may throw
     void unqueue(uint32_t idx) noexcept;    // Armed -> not: its entry goes stale
     bool standby_wait(Ctx *self) noexcept;  // true: take a due timer now
+    void patrol(Ctx *self) noexcept;        // standby_wait's sleep: lets go of mu_, takes it again
     bool follower_in_callback(const Ctx *except) const noexcept;
     ns_t next_of_running(ns_t now) noexcept;   // next deadline of a timer in its callback
     int start_threads() noexcept;           // first arm, or after fork
@@ -270,11 +282,14 @@ private:
     std::atomic<uint64_t> claimed_{0};
     std::atomic<uint64_t> limit_{0};
     uint64_t consumed_ = 0;     // under mu_: submitted arms made (drain_submissions)
-    size_t running_ = 0;        // under mu_: records Running (room)
     std::atomic<bool> started_pub_{false};   // started_, for submit
     std::atomic<uint32_t> destroying_n_{0};  // records with `destroying` (submit then takes the lock)
-    uint64_t dispatched_ = 0;   // callbacks started: the progress a standby watches
-    uint64_t clock_dispatched_ = 0;   // of those, started by the clock thread
+    // Written under mu_ only (count_up/count_down: no atomic read-modify-
+    // write on the dispatch path), read without it by a patrolling
+    // standby as well (patrol).
+    std::atomic<size_t> running_{0};           // records Running (room)
+    std::atomic<uint64_t> dispatched_{0};      // callbacks started: the progress a standby watches
+    std::atomic<uint64_t> clock_dispatched_{0};   // of those, started by the clock thread
 
     // Threads, under mu_.
     std::vector<Ctx *> threads_;
@@ -283,10 +298,12 @@ private:
     unsigned ctx_made_ = 0;          // of ctx_store_ (new_ctx)
     alignas(Ctx) unsigned char ctx_store_[kMaxCtx * sizeof(Ctx)];
     Ctx *standby_ = nullptr;
-    ns_t standby_until_ = kNever;
-    bool standby_looks_soon_ = false;  // just named, or in a backlog's grace wait (ensure_standby)
-    bool standby_poked_ = false;       // signalled since its wait began
-    bool clock_busy_ = false;
+    // The standby's wait, written under mu_, and by the standby itself
+    // without it while it patrols (patrol); clock_busy_ is read there too.
+    std::atomic<ns_t> standby_until_{kNever};
+    std::atomic<bool> standby_looks_soon_{false};  // just named, or in a backlog's grace wait (ensure_standby)
+    std::atomic<bool> standby_poked_{false};       // signalled since its wait began
+    std::atomic<bool> clock_busy_{false};
     bool clock_idle_ = false;   // it sleeps on clock_wake_ (watch() wakes it)
     bool started_ = false;
     bool starting_ = false;     // a start_threads() waits for its clock thread

@@ -67,6 +67,9 @@
  *                             thread that is not the library's returns
  *                             ms ms after it took the mutex (0: off)
  *     long mockit_fi_held_locks(void);      how many did since it was set
+ * and the same for the library's followers (threads named "mockit-cb"):
+ *     void mockit_fi_hold_follower_locks(long ms);
+ *     long mockit_fi_held_follower_locks(void);
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
@@ -419,6 +422,15 @@ __attribute__((visibility("default"))) void mockit_fi_hold_locks(long ms) {
 
 __attribute__((visibility("default"))) long mockit_fi_held_locks(void) { return atomic_load(&fi_holds); }
 
+static atomic_long fi_cb_hold_ms, fi_cb_holds;
+
+__attribute__((visibility("default"))) void mockit_fi_hold_follower_locks(long ms) {
+    atomic_store(&fi_cb_holds, 0);
+    atomic_store(&fi_cb_hold_ms, ms);
+}
+
+__attribute__((visibility("default"))) long mockit_fi_held_follower_locks(void) { return atomic_load(&fi_cb_holds); }
+
 /* Holds, timed like the waits: a hold of at least MOCKIT_FI_LOCKWAIT_MIN
  * is written to stderr after its unlock, with the CPU time the holder
  * used and how often it was switched out, preempted (involuntary) or
@@ -484,10 +496,17 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m
     if (rc == 0) fi_held++;
     if (rc == 0 && fi_lockwait_min_ns) fi_hold_begin(m, u);
     long hold = atomic_load_explicit(&fi_hold_ms, memory_order_relaxed);
+    long cb_hold = atomic_load_explicit(&fi_cb_hold_ms, memory_order_relaxed);
     char name[17];
-    if (rc == 0 && hold > 0 && !fi_lib_thread(name)) {
-        atomic_fetch_add(&fi_holds, 1);
-        fi_sleep_ms(hold);   /* "preempted" with the mutex held */
+    if (rc == 0 && (hold > 0 || cb_hold > 0)) {
+        int lib = fi_lib_thread(name);
+        if (hold > 0 && !lib) {
+            atomic_fetch_add(&fi_holds, 1);
+            fi_sleep_ms(hold);   /* "preempted" with the mutex held */
+        } else if (cb_hold > 0 && strcmp(name, "mockit-cb") == 0) {
+            atomic_fetch_add(&fi_cb_holds, 1);
+            fi_sleep_ms(cb_hold);
+        }
     }
     return rc;
 }
