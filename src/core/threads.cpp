@@ -744,6 +744,7 @@ void Scheduler::patrol(Ctx *self) noexcept {
         // the next timer waits at most until this wait ends.
         if (standby_looks_soon_.load(std::memory_order_relaxed) != late) standby_looks_soon_.store(late);
         standby_until_.store(until);
+        MOCKIT_CHAOS_POINT();   // a callback starting between the store and the look
         if (clock_busy_.load() || running_.load() != 0) break;
     }
     lock();
