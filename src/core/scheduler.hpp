@@ -241,7 +241,7 @@ private:
     void unindex(uint32_t idx) noexcept;
     void shrink_later(size_t slots) noexcept;   // threads.cpp (tls_pending)
     void shrink_unlocked(size_t slots) noexcept;   // without mu_, from unlock()
-    int spawn(bool clock, bool now = false) noexcept;   // a follower: after unlock() unless `now`
+    int spawn(bool clock) noexcept;         // a follower: created by unlock()
     int create_thread(Ctx *c) noexcept;     // pthread_create, all signals blocked
     void abandon(Ctx *c) noexcept;          // a follower whose thread could not be made
     bool would_deadlock(const Ctx *self, uint32_t target) const noexcept;

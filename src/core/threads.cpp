@@ -48,7 +48,8 @@ struct Pending {
     unsigned n = 0;
     uint32_t *wake[8];
     bool all[8];
-    Ctx *spawn = nullptr;
+    Ctx *spawn[Scheduler::kStartFollowers] = {};   // the start makes that many at once
+    unsigned spawns = 0;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
 };
 thread_local Pending tls_pending;
@@ -200,10 +201,12 @@ void Scheduler::unlock() noexcept {
     tls_pending = Pending{};
     pthread_mutex_unlock(&mu_);
     send_wakeups(p);
-    if (p.spawn && create_thread(p.spawn) != 0) {
-        pthread_mutex_lock(&mu_);
-        abandon(p.spawn);
-        unlock();
+    for (unsigned i = 0; i < p.spawns; ++i) {
+        if (create_thread(p.spawn[i]) != 0) {
+            pthread_mutex_lock(&mu_);
+            abandon(p.spawn[i]);
+            unlock();
+        }
     }
     if (p.shrink) shrink_unlocked(p.shrink);
 }
@@ -227,7 +230,8 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     tls_pending = Pending{};
     tls_pending.shrink = p.shrink;   // made at the next unlock()
     send_wakeups(p);
-    if (p.spawn && create_thread(p.spawn) != 0) abandon(p.spawn);
+    for (unsigned i = 0; i < p.spawns; ++i)
+        if (create_thread(p.spawn[i]) != 0) abandon(p.spawn[i]);
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     int rc = until ? pthread_cond_timedwait(cv, &mu_, until) : pthread_cond_wait(cv, &mu_);
@@ -359,14 +363,16 @@ void Scheduler::retire_surplus(ns_t now) noexcept {
 }
 
 // A new library thread.  The clock thread is made at once and waited for
-// (a start, or a clock thread that died in a callback), and so are the
-// followers made with it (`now`).  Any other follower is created by
-// unlock(), once the caller has let go of mu_: pthread_create is a clone
-// and a stack's mmap, and a caller preempted on the way back would hold
-// every callback up.  It is counted and named standby here, so nobody
-// makes a second one meanwhile; if it cannot be made, abandon() takes
-// that back and timers queue until the next try (ensure_standby).
-int Scheduler::spawn(bool clock, bool now) noexcept {
+// (a start, or a clock thread that died in a callback).  A follower is
+// created by unlock(), once the caller has let go of mu_: pthread_create
+// is a clone and a stack's mmap, and a caller preempted on the way back
+// would hold every callback up (the followers of a start too: the clock
+// thread runs by then, and LOAD-04 saw it wait 135.9 ms for the lock
+// while the first arm made them under it).  It is counted and named
+// standby here, so nobody makes a second one meanwhile; if it cannot be
+// made, abandon() takes that back and timers queue until the next try
+// (ensure_standby).
+int Scheduler::spawn(bool clock) noexcept {
     Ctx *c = new_ctx();
     if (!c) return ENOMEM;
     c->is_clock = clock;
@@ -378,9 +384,10 @@ int Scheduler::spawn(bool clock, bool now) noexcept {
         recycle(c);
         return ENOMEM;
     }
-    bool later = !clock && !now && !tls_pending.spawn;
+    Pending &p = tls_pending;
+    bool later = !clock && p.spawns < sizeof p.spawn / sizeof p.spawn[0];
     if (later) {
-        tls_pending.spawn = c;
+        p.spawn[p.spawns++] = c;
     } else if (int rc = create_thread(c)) {
         threads_.pop_back();
         recycle(c);
@@ -439,9 +446,10 @@ int Scheduler::start_threads() noexcept {
     // while the standby runs a timer of a blocked clock thread.  Neither a
     // slow callback nor its first successor then waits for a
     // pthread_create, which on a starved CPU (nice 19 under load) is
-    // measured in hundreds of ms for a new thread's first run.  Not fatal
-    // if it fails.
-    while (followers_ < kStartFollowers && spawn(false, true) == 0) {
+    // measured in hundreds of ms for a new thread's first run.  They are
+    // created as this arm lets go of the lock (spawn).  Not fatal if it
+    // fails.
+    while (followers_ < kStartFollowers && spawn(false) == 0) {
         standby_ = nullptr;
         go_idle(threads_.back());
     }
@@ -708,6 +716,11 @@ void Scheduler::patrol(Ctx *self) noexcept {
     // A poke bumps the word under mu_, with standby_poked_ set: while the
     // word still holds `seen` there was none since this wait began.
     const uint32_t seen = self->wake;
+    // The marks are this thread's, but written back under the lock: a
+    // fork child reuses the Ctx of a thread it does not have (recycle),
+    // and helgrind sees no order between a write made here without the
+    // lock and that reuse.
+    uint64_t mark = self->mark, clock_mark = self->clock_mark;
     unlock();
     for (;;) {
         timespec ts = to_timespec(until);
@@ -721,9 +734,9 @@ void Scheduler::patrol(Ctx *self) noexcept {
         if (top == kNever) break;   // nothing armed: it goes idle
         // As standby_wait would decide for a free clock thread.
         bool late = false;
-        if (progress != self->mark) {
-            self->mark = progress;
-            self->clock_mark = clock_dispatched_.load(std::memory_order_relaxed);
+        if (progress != mark) {
+            mark = progress;
+            clock_mark = clock_dispatched_.load(std::memory_order_relaxed);
             until = top > now ? sat_add(top, kBacklogGrace) : now + kSignalBackstop;
         } else if (top > now) {
             until = sat_add(top, kBacklogGrace);
@@ -748,6 +761,8 @@ void Scheduler::patrol(Ctx *self) noexcept {
         if (clock_busy_.load() || running_.load() != 0) break;
     }
     lock();
+    self->mark = mark;
+    self->clock_mark = clock_mark;
 }
 
 // The earliest deadline after `now` of a timer whose callback runs (its

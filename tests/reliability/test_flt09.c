@@ -542,6 +542,36 @@ static void *wk_destroyed_cb(void *arg) {
     mt_sleep_ms(50);
     return NULL;
 }
+/* LOAD-04's regression test (issue 6), the start: the first arm made the
+ * two followers under the lock, with the clock thread already running;
+ * one LOAD-04 run had the clock thread wait 135.9 ms for it (the arming
+ * thread preempted in those pthread_creates).  They are made after the
+ * unlock now; only the clock thread, which the start waits for, is made
+ * under it.  Counted from before the first arm. */
+static int child_startcreates(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    void (*count)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
+    void (*get)(long *) = (void (*)(long *))dlsym(RTLD_DEFAULT, "mockit_fi_wakeups");
+    if (!count || !get) return 2;
+    static struct data shot;
+    shot = (struct data){ .cb = count_cb, .stuff = &wk_calls };
+    count(1);
+    if (Mockit_oneoff(1, &shot)) return 3;
+    for (int i = 0; i < 2000 && !atomic_load(&wk_calls); i++) mt_sleep_ms(1);
+    mt_sleep_ms(50);
+    count(0);
+    long w[5];
+    get(w);
+    printf("# the first arm: %ld threads created, %ld of them under a lock; the one-shot ran %d time(s)\n", w[3],
+           w[4], atomic_load(&wk_calls));
+    fflush(stdout);
+    if (atomic_load(&wk_calls) != 1) return 4;
+    if (w[3] != 3) return 6;   /* the clock thread and two followers */
+    if (w[4] > 1) return 7;
+    return 0;
+}
+
 static int child_wakeups(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -784,6 +814,13 @@ static void test_LOAD04_issue6_wakeups_sent_without_the_lock(void **state) {
     if (rc) fail_msg("wakeups scenario failed (%d)", rc);
 }
 
+static void test_LOAD04_issue6_start_makes_followers_without_the_lock(void **state) {
+    (void)state;
+    int rc = run_preloaded("startcreates", NULL, 60000);
+    if (rc == 7) fail_msg("the first arm made a follower while holding a lock");
+    if (rc) fail_msg("startcreates scenario failed (%d)", rc);
+}
+
 static void test_LOAD04_issue6_arming_thread_preempted_holding_nothing(void **state) {
     (void)state;
     int rc = run_preloaded("armhold", NULL, 60000);
@@ -821,6 +858,7 @@ static const struct rel_child children[] = {
     { "shrink", child_shrink },
     { "settime", child_settime },
     { "wakeups", child_wakeups },
+    { "startcreates", child_startcreates },
     { "requeue", child_requeue },
     { "armhold", child_armhold },
     { "standbyhold", child_standbyhold },
@@ -845,6 +883,7 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD04_issue6_index_shrinks_without_the_lock),
         MT_TEST(test_LOAD04_issue6_kernel_timer_set_without_the_lock),
         MT_TEST(test_LOAD04_issue6_wakeups_sent_without_the_lock),
+        MT_TEST(test_LOAD04_issue6_start_makes_followers_without_the_lock),
         MT_TEST(test_LOAD04_issue6_library_threads_allocate_without_the_lock),
         MT_TEST(test_LOAD04_issue6_arming_thread_preempted_holding_nothing),
         MT_TEST(test_LOAD04_issue6_standby_patrols_without_the_lock),
