@@ -8,8 +8,6 @@
 // Everything here runs under mu_.  A callback runs without it.
 #include "core/scheduler.hpp"
 
-#include <sched.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -170,15 +168,6 @@ void Scheduler::grow_unlocked(bool push, size_t want) noexcept {
         if (heap) TimerHeap::make_room(heap_room, heap_size);
     } catch (...) {
     }
-    // The CPU goes to whoever waits for it before the lock is taken.  The
-    // allocation and page faults above use up this thread's time slice,
-    // and on a busy machine the kernel then preempted it inside the short
-    // hold below: at nice 19 beside `stress-ng --cpu 4`, arming 30 times
-    // 10,000 one-shots held the lock 50 ms or more 8, 7 and 5 times (up to
-    // 696 ms, every callback waiting) in three runs, 3, 3 and 4 times (up
-    // to 228 ms) with this yield.  It costs a growing arm one turn of the
-    // CPU when others want it (the arming took 27 s instead of 9 there).
-    sched_yield();
     pthread_mutex_lock(&mu_);
     reg_.adopt_room(reg_room, 1 + promised());
     if (heap) heap_.adopt_room(heap_room);

@@ -67,8 +67,6 @@
  *                             thread that is not the library's returns
  *                             ms ms after it took the mutex (0: off)
  *     long mockit_fi_held_locks(void);      how many did since it was set
- *     long mockit_fi_app_yields(void);      sched_yield calls by threads
- *                                        that are not the library's
  * and the same for the library's followers (threads named "mockit-cb"):
  *     void mockit_fi_hold_follower_locks(long ms);
  *     long mockit_fi_held_follower_locks(void);
@@ -318,23 +316,6 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
     }
     if (fi_hit(FI_PTHREAD_CREATE)) return EAGAIN;
     return f(t, a, fn, arg);
-}
-
-/* sched_yield calls by threads that are not the library's (a growing arm
- * yields before it takes the lock) */
-static atomic_long fi_app_yields;
-__attribute__((visibility("default"))) long mockit_fi_app_yields(void) { return atomic_load(&fi_app_yields); }
-typedef int (*sched_yield_fn)(void);
-__attribute__((visibility("default"))) int sched_yield(void) {
-    static _Atomic(sched_yield_fn) real;
-    sched_yield_fn f = atomic_load(&real);
-    if (!f) {
-        f = (sched_yield_fn)dlsym(RTLD_NEXT, "sched_yield");
-        atomic_store(&real, f);
-    }
-    char name[17];
-    if (!fi_lib_thread(name)) atomic_fetch_add(&fi_app_yields, 1);
-    return f();
 }
 
 __attribute__((visibility("default"))) int timer_create(clockid_t c, struct sigevent *sev, timer_t *t) {

@@ -466,31 +466,6 @@ static int child_armhold(int argc, char **argv) {
     return 0;
 }
 
-/* LOAD-04's regression test (issue 6), growth: an arm that grows the
- * tables allocates and touches the new memory without the lock, and was
- * then often preempted inside the short hold that installs it (the
- * time slice used up).  It now yields the CPU before it takes the lock.
- * Here 10,000 arms grow the tables about a dozen times: the arming
- * thread must have yielded at least 5 times (0 before). */
-static int child_growyield(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    long (*yields)(void) = (long (*)(void))dlsym(RTLD_DEFAULT, "mockit_fi_app_yields");
-    if (!yields) return 2;
-    enum { N = 10000 };
-    static struct data d[N];
-    long before = yields();
-    for (int i = 0; i < N; i++) {
-        d[i] = (struct data){ .cb = count_cb };
-        if (Mockit_oneoff(3600000 + (uint32_t)i, &d[i])) return 3;
-    }
-    long n = yields() - before;
-    for (int i = 0; i < N; i++) Mockit_destroy(&d[i]);
-    printf("# 10,000 arms: the arming thread yielded %ld times\n", n);
-    fflush(stdout);
-    return n >= 5 ? 0 : 7;
-}
-
 /* LOAD-04's regression test (issue 6), the standby's patrol: one LOAD-04
  * run on the Intel VM had a one-shot 1192 ms late, the clock thread having
  * waited 1074.6 ms for the lock held by a follower; in a 20 s run the
@@ -853,13 +828,6 @@ static void test_LOAD04_issue6_arming_thread_preempted_holding_nothing(void **st
     if (rc) fail_msg("armhold scenario failed (%d)", rc);
 }
 
-static void test_LOAD04_issue6_growing_arm_yields_before_the_lock(void **state) {
-    (void)state;
-    int rc = run_preloaded("growyield", NULL, 60000);
-    if (rc == 7) fail_msg("the arms that grew the tables did not yield before taking the lock");
-    if (rc) fail_msg("growyield scenario failed (%d)", rc);
-}
-
 static void test_LOAD04_issue6_standby_patrols_without_the_lock(void **state) {
     (void)state;
     int rc = run_preloaded("standbyhold", NULL, 60000);
@@ -894,7 +862,6 @@ static const struct rel_child children[] = {
     { "requeue", child_requeue },
     { "armhold", child_armhold },
     { "standbyhold", child_standbyhold },
-    { "growyield", child_growyield },
     { NULL, NULL },
 };
 
@@ -920,7 +887,6 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD04_issue6_library_threads_allocate_without_the_lock),
         MT_TEST(test_LOAD04_issue6_arming_thread_preempted_holding_nothing),
         MT_TEST(test_LOAD04_issue6_standby_patrols_without_the_lock),
-        MT_TEST(test_LOAD04_issue6_growing_arm_yields_before_the_lock),
         MT_TEST(test_FLT09a_malloc_fails_at_first_use),
         MT_TEST(test_FLT09a_malloc_fails_while_warm),
         MT_TEST(test_FLT09b_pthread_create_fails_at_first_use),
