@@ -649,6 +649,18 @@ void Scheduler::follower_main(Ctx *self) {
 //    left the clock thread without a CPU, and it serves the due timers.
 // Returns true when it should take the earliest timer now; false after a
 // wait (the caller re-evaluates).
+namespace {
+// When the standby looks next, given the earliest deadline `top` (the
+// rule of the list above; patrol applies it too): at that deadline while
+// the clock thread is in a callback, kBacklogGrace after it while the
+// clock thread is free; with a timer already due, after kBacklogGrace
+// (a busy clock thread's backlog) or kSignalBackstop (a free one's).
+ns_t standby_next_look(bool clock_busy, ns_t top, ns_t now) noexcept {
+    if (top > now) return clock_busy ? top : sat_add(top, Scheduler::kBacklogGrace);
+    return now + (clock_busy ? Scheduler::kBacklogGrace : Scheduler::kSignalBackstop);
+}
+}  // namespace
+
 bool Scheduler::standby_wait(Ctx *self) noexcept {
     ns_t now = now_ns();
     ns_t top = next_due();
@@ -673,19 +685,15 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
     self->watching = true;
     self->mark = dispatched_;
     self->clock_mark = clock_dispatched_;
-    if (top > now) {
-        // A timer whose callback runs is not in the heap, yet its next
-        // deadline is coming: a lone interval beside far timers would let
-        // this thread sleep past it, and if the clock thread then stalls
-        // between callbacks (preempted while it sets the kernel timer)
-        // nobody would cover.
-        top = std::min(top, next_of_running(now));
-        standby_until_ = clock_busy_ ? top : sat_add(top, kBacklogGrace);
-        standby_looks_soon_ = false;
-    } else {
-        standby_until_ = now + (clock_busy_ ? kBacklogGrace : kSignalBackstop);
-        standby_looks_soon_ = clock_busy_.load();
-    }
+    // A timer whose callback runs is not in the heap, yet its next
+    // deadline is coming: a lone interval beside far timers would let this
+    // thread sleep past it, and if the clock thread then stalls between
+    // callbacks (preempted while it sets the kernel timer) nobody would
+    // cover.
+    if (top > now) top = std::min(top, next_of_running(now));
+    bool busy = clock_busy_;
+    standby_until_ = standby_next_look(busy, top, now);
+    standby_looks_soon_ = busy && top <= now;
     standby_poked_.store(false, std::memory_order_relaxed);
     patrol(self);
     return false;
@@ -695,14 +703,13 @@ bool Scheduler::standby_wait(Ctx *self) noexcept {
 // clock thread free and callbacks started since it last looked: then all
 // it has to do is set its next wake-up, and it does that here without
 // mu_.  In a steady stream of timers the standby wakes about once per
-// deadline, and when it took the lock for that it was the lock's second
-// most frequent holder (7,467 holds in a 20 s LOAD-04 run, beside the
-// clock thread's 10,197); at nice 19 on a busy machine a holder waits for
-// a CPU for hundreds of ms, and every callback waits for it (one
-// LOAD-04 run had a one-shot 1192 ms late, the clock thread waiting
-// 1074.6 ms for a follower's hold).  Anything else is looked at under
-// the lock (standby_wait): a poke, a callback running, no progress,
-// nothing armed.
+// deadline, and when it took the lock for that, the followers held it
+// 12,137 times in a 20 s LOAD-04 run without load (the clock thread
+// 34,827); at nice 19 on a busy machine a holder waits for a CPU for
+// hundreds of ms, and every callback waits for it (one LOAD-04 run had
+// the clock thread wait 1074.6 ms for a follower's hold).  Anything else
+// is looked at under the lock (standby_wait): a poke, a callback
+// running, a clock thread kSignalBackstop late, nothing armed.
 //
 // Its wait is then set without the lock, which ensure_standby reads to
 // decide on a poke as a callback starts.  The two sides are ordered as
@@ -721,6 +728,10 @@ void Scheduler::patrol(Ctx *self) noexcept {
     // and helgrind sees no order between a write made here without the
     // lock and that reuse.
     uint64_t mark = self->mark, clock_mark = self->clock_mark;
+    // running_ alone would do (it counts the clock thread's callback
+    // too), but clock_busy_ is the seq_cst half of the ordering above.
+    // A follower's callback sends it to the lock: next_of_running.
+    auto callback_runs = [this] { return clock_busy_.load() || running_.load() != 0; };
     unlock();
     for (;;) {
         timespec ts = to_timespec(until);
@@ -729,26 +740,19 @@ void Scheduler::patrol(Ctx *self) noexcept {
         ns_t now = now_ns();
         if (now < until) continue;   // a spurious return
         uint64_t progress = dispatched_.load(std::memory_order_relaxed);
-        if (clock_busy_.load() || running_.load() != 0) break;
+        if (callback_runs()) break;
         ns_t top = look_by_.load();
         if (top == kNever) break;   // nothing armed: it goes idle
-        // As standby_wait would decide for a free clock thread.
-        bool late = false;
+        // No callback started and one is due: the clock thread is late.
+        // Look again when it is kSignalBackstop late, and then cover under
+        // the lock (standby_wait) if it still is.
+        bool late = progress == mark && top <= now;
+        if (late && now - top >= kSignalBackstop) break;
         if (progress != mark) {
             mark = progress;
             clock_mark = clock_dispatched_.load(std::memory_order_relaxed);
-            until = top > now ? sat_add(top, kBacklogGrace) : now + kSignalBackstop;
-        } else if (top > now) {
-            until = sat_add(top, kBacklogGrace);
-        } else if (now - top < kSignalBackstop) {
-            // No callback started and one is due: the clock thread is
-            // late.  Look again when it is kSignalBackstop late, and then
-            // cover under the lock if it still is.
-            until = top + kSignalBackstop;
-            late = true;
-        } else {
-            break;   // standby_wait covers
         }
+        until = late ? top + kSignalBackstop : standby_next_look(false, top, now);
         // Waiting for a late clock thread, this thread looks again soon
         // anyway: the clock thread starting that callback at last sends no
         // poke (ensure_standby).  Had it one, each late callback on a busy
@@ -758,7 +762,7 @@ void Scheduler::patrol(Ctx *self) noexcept {
         if (standby_looks_soon_.load(std::memory_order_relaxed) != late) standby_looks_soon_.store(late);
         standby_until_.store(until);
         MOCKIT_CHAOS_POINT();   // a callback starting between the store and the look
-        if (clock_busy_.load() || running_.load() != 0) break;
+        if (callback_runs()) break;
     }
     lock();
     self->mark = mark;

@@ -413,23 +413,38 @@ static int fi_timed_lock(pthread_mutex_t *m) {
     return rc;
 }
 
-static atomic_long fi_hold_ms, fi_holds;
+/* Made-up preemptions inside a lock, for one kind of thread each. */
+struct fi_holder {
+    atomic_long ms;   /* every mutex taken stays held this long (0: off) */
+    atomic_long n;    /* how many did since it was set */
+};
+static struct fi_holder fi_app_holder, fi_follower_holder;
 
-__attribute__((visibility("default"))) void mockit_fi_hold_locks(long ms) {
-    atomic_store(&fi_holds, 0);
-    atomic_store(&fi_hold_ms, ms);
+static void fi_holder_set(struct fi_holder *h, long ms) {
+    atomic_store(&h->n, 0);
+    atomic_store(&h->ms, ms);
 }
 
-__attribute__((visibility("default"))) long mockit_fi_held_locks(void) { return atomic_load(&fi_holds); }
-
-static atomic_long fi_cb_hold_ms, fi_cb_holds;
-
+__attribute__((visibility("default"))) void mockit_fi_hold_locks(long ms) { fi_holder_set(&fi_app_holder, ms); }
+__attribute__((visibility("default"))) long mockit_fi_held_locks(void) { return atomic_load(&fi_app_holder.n); }
 __attribute__((visibility("default"))) void mockit_fi_hold_follower_locks(long ms) {
-    atomic_store(&fi_cb_holds, 0);
-    atomic_store(&fi_cb_hold_ms, ms);
+    fi_holder_set(&fi_follower_holder, ms);
+}
+__attribute__((visibility("default"))) long mockit_fi_held_follower_locks(void) {
+    return atomic_load(&fi_follower_holder.n);
 }
 
-__attribute__((visibility("default"))) long mockit_fi_held_follower_locks(void) { return atomic_load(&fi_cb_holds); }
+/* The holder for the calling thread, if one is on for its kind. */
+static struct fi_holder *fi_holder_of_caller(void) {
+    if (!atomic_load_explicit(&fi_app_holder.ms, memory_order_relaxed) &&
+        !atomic_load_explicit(&fi_follower_holder.ms, memory_order_relaxed))
+        return NULL;
+    char name[17];
+    struct fi_holder *h = !fi_lib_thread(name)                ? &fi_app_holder
+                          : strcmp(name, "mockit-cb") == 0 ? &fi_follower_holder
+                                                            : NULL;
+    return h && atomic_load_explicit(&h->ms, memory_order_relaxed) > 0 ? h : NULL;
+}
 
 /* Holds, timed like the waits: a hold of at least MOCKIT_FI_LOCKWAIT_MIN
  * is written to stderr after its unlock, with the CPU time the holder
@@ -445,7 +460,9 @@ struct fi_hold {
 };
 static __thread struct fi_hold fi_holding[4];
 
-/* One system call: CPU time (us resolution) and both switch counts. */
+/* One system call: CPU time and both switch counts.  The CPU time is as
+ * the kernel last accounted it (at a tick or a switch), so a short hold
+ * reads as the tick's worth or none: a hint, not a measure. */
 static void fi_usage(long u[3]) {
     struct rusage r;
     getrusage(RUSAGE_THREAD, &r);
@@ -495,18 +512,10 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t *m
     int rc = fi_lockwait_min_ns ? fi_timed_lock(m) : __pthread_mutex_lock(m);
     if (rc == 0) fi_held++;
     if (rc == 0 && fi_lockwait_min_ns) fi_hold_begin(m, u);
-    long hold = atomic_load_explicit(&fi_hold_ms, memory_order_relaxed);
-    long cb_hold = atomic_load_explicit(&fi_cb_hold_ms, memory_order_relaxed);
-    char name[17];
-    if (rc == 0 && (hold > 0 || cb_hold > 0)) {
-        int lib = fi_lib_thread(name);
-        if (hold > 0 && !lib) {
-            atomic_fetch_add(&fi_holds, 1);
-            fi_sleep_ms(hold);   /* "preempted" with the mutex held */
-        } else if (cb_hold > 0 && strcmp(name, "mockit-cb") == 0) {
-            atomic_fetch_add(&fi_cb_holds, 1);
-            fi_sleep_ms(cb_hold);
-        }
+    struct fi_holder *h = rc == 0 ? fi_holder_of_caller() : NULL;
+    if (h) {
+        atomic_fetch_add(&h->n, 1);
+        fi_sleep_ms(atomic_load(&h->ms));   /* "preempted" with the mutex held */
     }
     return rc;
 }
