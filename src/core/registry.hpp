@@ -121,9 +121,7 @@ public:
         return r;
     }
     static void make_room(Room &room);   // may throw
-    // Installs what `want` more inserts still need, if it leaves room for
-    // `need` (0: `want`); a grown-ahead offer asks for more than it needs.
-    void adopt_room(Room &room, size_t want = 1, size_t need = 0) noexcept;
+    void adopt_room(Room &room, size_t want = 1) noexcept;   // installs what is still needed
 
     // fork child: forget every record that `keep` rejects.
     template <class Keep>

@@ -15,7 +15,6 @@
 
 #include "core/annotate.hpp"
 #include "core/chaos.hpp"
-#include "core/futex.hpp"
 
 namespace mockit {
 
@@ -109,7 +108,6 @@ Scheduler::Scheduler() {
     // reads them for the kernel's comparison, without the lock (futex.hpp).
     MOCKIT_ATOMIC_VAR(clock_wake_);
     MOCKIT_ATOMIC_VAR(done_word_);
-    MOCKIT_ATOMIC_VAR(room_word_);
     // Submission: atomics read and written without mu_; the slots' contents
     // are handed over through sub_free_ and sub_queue_ (release/acquire,
     // announced to the tools in take_slot, give_slot, submit and
@@ -118,16 +116,6 @@ Scheduler::Scheduler() {
     MOCKIT_ATOMIC_VAR(sub_queue_);
     MOCKIT_ATOMIC_VAR(look_by_);
     MOCKIT_ATOMIC_VAR(claimed_);
-    // Kicks, waits and tables grown ahead (submit, wait_for_room,
-    // offer_room): offer_'s contents are handed over through offer_state_.
-    MOCKIT_ATOMIC_VAR(consumed_pub_);
-    MOCKIT_ATOMIC_VAR(clock_tid_pub_);
-    MOCKIT_ATOMIC_VAR(room_waiters_);
-    MOCKIT_ATOMIC_VAR(offer_state_);
-    MOCKIT_ATOMIC_VAR(grow_ahead_);
-    MOCKIT_ATOMIC_VAR(ahead_chunk_);
-    MOCKIT_ATOMIC_VAR(ahead_slots_);
-    MOCKIT_ATOMIC_VAR(ahead_heap_);
     MOCKIT_ATOMIC_VAR(limit_);
     MOCKIT_ATOMIC_VAR(started_pub_);
     MOCKIT_ATOMIC_VAR(destroying_n_);
@@ -282,16 +270,13 @@ uint32_t Scheduler::take_slot() noexcept {
     }
 }
 
-void Scheduler::give_slot(uint32_t s) noexcept { give_slots(s, s); }
-
-// A chain of slots, first to last linked by `next`, onto the free list.
-void Scheduler::give_slots(uint32_t first, uint32_t last) noexcept {
+void Scheduler::give_slot(uint32_t s) noexcept {
     MOCKIT_HAPPENS_BEFORE(&sub_free_);
     uint64_t h = sub_free_.load(std::memory_order_relaxed);
     uint64_t nh;
     do {
-        subs_[last - 1].next.store(uint32_t(h), std::memory_order_relaxed);
-        nh = (((h >> 32) + 1) << 32) | first;
+        subs_[s - 1].next.store(uint32_t(h), std::memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | s;
     } while (!sub_free_.compare_exchange_weak(h, nh, std::memory_order_release, std::memory_order_relaxed));
 }
 
@@ -306,13 +291,9 @@ bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
     if (!started_pub_.load(std::memory_order_acquire) || destroying_n_.load(std::memory_order_relaxed) ||
         due < look_by_.load(std::memory_order_relaxed))
         return false;   // it would take the lock anyway (below)
-    uint64_t claim, limit;
-    for (int waits = 0;; ++waits) {
-        claim = claimed_.fetch_add(1, std::memory_order_seq_cst);
-        limit = limit_.load(std::memory_order_seq_cst);
-        if (claim < limit) break;
+    if (claimed_.fetch_add(1, std::memory_order_seq_cst) >= limit_.load(std::memory_order_seq_cst)) {
         claimed_.fetch_sub(1, std::memory_order_relaxed);
-        if (waits == 2 || !wait_for_room(claim)) return false;
+        return false;
     }
     uint32_t s = take_slot();
     if (!s) {
@@ -335,154 +316,8 @@ bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
         // watch() decide whom to wake, as for any arm.
         lock();
         unlock();
-        return true;
     }
-    // A batch: left to the next deadline, the list would fill its slots
-    // (or the room promised), and the submitter that finds none applies
-    // every waiting arm itself, under the lock.  So the clock thread is
-    // kicked to take the lock as kDrainKickAt arms wait, or half the
-    // promise is used (one submitter sees that count; a kick too many is
-    // a look for nothing).  Likewise, when room runs low the larger
-    // tables are made now, here, without the lock, for the library to
-    // install (offer_room), not when room has run out, under it.
-    uint64_t base = consumed_pub_.load(std::memory_order_relaxed);
-    if (limit > base && claim + 1 - base == std::min<uint64_t>(kDrainKickAt, (limit - base + 1) / 2)) kick_clock_now();
-    if (grow_ahead_.load(std::memory_order_relaxed) &&
-        offer_state_.load(std::memory_order_relaxed) != kOfferReady)
-        offer_room();
     return true;
-}
-
-// No slot free, or no room: the arm would take the lock and apply every
-// waiting arm itself (or install the offered tables), a hold of 10-100 us
-// per 256 arms when there were 256 slots, in which a preempted
-// application thread stalls every callback.  Where the library can do that instead, the submitter kicks
-// the clock thread and sleeps until its publish() (at most kRoomWait),
-// then tries once more.  Needed when the arming thread keeps its CPU: the
-// kick at kDrainKickAt wakes the clock thread, but on the arming thread's
-// CPU it mostly waits for the end of the arming thread's time slice (a
-// 5 ms burst of 10,000 arms without load: 41 holds by the arming thread,
-// the clock thread's first after the burst).  Not for growth with nothing
-// offered (an allocation failed), nor on a library thread (a callback's
-// arms: the clock thread may be the caller).
-bool Scheduler::wait_for_room(uint64_t claim) noexcept {
-    if (tls_ctx) return false;
-    // Out of room with larger tables planned: make them first.
-    if (grow_ahead_.load(std::memory_order_relaxed) && offer_state_.load(std::memory_order_relaxed) != kOfferReady)
-        offer_room();
-    bool no_slot = claim - consumed_pub_.load(std::memory_order_relaxed) >= kSubmissions;
-    if (!no_slot && offer_state_.load(std::memory_order_relaxed) != kOfferReady) return false;
-    room_waiters_.fetch_add(1, std::memory_order_seq_cst);
-    uint32_t seen = __atomic_load_n(&room_word_, __ATOMIC_SEQ_CST);
-    // The kick is a system call: the clock thread's publish() after it
-    // sees this waiter (and bumps room_word_, so no wake-up is lost).
-    if (claimed_.load(std::memory_order_seq_cst) >= limit_.load(std::memory_order_seq_cst)) {
-        kick_clock_now();
-        MOCKIT_CHAOS_POINT();   // the kicked publish before the sleep: room_word_ moved, no sleep
-        timespec until = to_timespec(now_ns() + kRoomWait);
-        futex_sleep(&room_word_, seen, &until);
-    }
-    room_waiters_.fetch_sub(1, std::memory_order_relaxed);
-    return true;
-}
-
-// ---- tables grown ahead ----
-
-// Under mu_ (publish).  Room is low once fewer than ahead_want() more
-// inserts fit: half the live timers again (at most kAheadMax), beyond the
-// promised arms.  So a batch of arms finds the larger tables made and
-// installed before it would have to grow them under the lock, and the
-// index, grown at a third full or later, stays far from its shrink
-// (Registry::shrink_wanted).
-// The heap's stale entries are not counted: they go before it grows
-// (make_heap_room), and a heap grown for them would stay large for good
-// (LOAD05 heap_follows_live_timers).
-void Scheduler::plan_ahead(size_t room) noexcept {
-    size_t want = ahead_want();
-    if (room >= want) {   // the common case, on every unlock: nothing low
-        if (grow_ahead_.load(std::memory_order_relaxed)) grow_ahead_.store(false, std::memory_order_relaxed);
-        return;
-    }
-    size_t slack = kRequeueSlack + running_;
-    size_t live_entries = heap_.size() - stale_;
-    bool heap_low = live_entries + want + slack > heap_.capacity();
-    bool low = heap_low || reg_.room_needed(want);
-    if (low) {
-        // want + slack > stale_ when heap_low (the capacity holds the size)
-        size_t heap = heap_low ? heap_.room_size(0, want + slack - stale_) : 0;
-        Registry::Room r = reg_.plan_room(want);
-        if (ahead_heap_.load(std::memory_order_relaxed) != heap) ahead_heap_.store(heap, std::memory_order_relaxed);
-        if (ahead_slots_.load(std::memory_order_relaxed) != r.slots_wanted)
-            ahead_slots_.store(r.slots_wanted, std::memory_order_relaxed);
-        if (ahead_chunk_.load(std::memory_order_relaxed) != r.chunk_wanted)
-            ahead_chunk_.store(r.chunk_wanted, std::memory_order_relaxed);
-    }
-    if (grow_ahead_.load(std::memory_order_relaxed) != low) grow_ahead_.store(low, std::memory_order_release);
-}
-
-// A submitter, without mu_: makes the tables publish() planned, as
-// grow_unlocked would, holding grow_mu_ (no allocation while the process
-// forks), and leaves them for the next holder of mu_, which it kicks.
-// The sizes are read without the lock and may be stale: the holder
-// installs only what still fits (adopt_offer).  One thread at a time;
-// another finding grow_mu_ taken goes on.
-void Scheduler::offer_room() noexcept {
-    if (pthread_mutex_trylock(&grow_mu_) != 0) return;
-    int state = offer_state_.load(std::memory_order_acquire);
-    if (state == kOfferSpent) {   // the last one's old arrays
-        MOCKIT_HAPPENS_AFTER(&offer_state_);
-        offer_ = Offer{};
-        offer_state_.store(state = kOfferNone, std::memory_order_relaxed);
-    }
-    bool made = false;
-    if (state == kOfferNone && grow_ahead_.load(std::memory_order_acquire)) {
-        offer_.reg.chunk_wanted = ahead_chunk_.load(std::memory_order_relaxed);
-        offer_.reg.slots_wanted = ahead_slots_.load(std::memory_order_relaxed);
-        size_t heap = ahead_heap_.load(std::memory_order_relaxed);
-        try {
-            Registry::make_room(offer_.reg);
-            if (heap) TimerHeap::make_room(offer_.heap, heap);
-        } catch (...) {
-        }
-        made = offer_.reg.chunk || !offer_.reg.slots.empty() || offer_.heap.capacity() != 0;
-        if (made) {
-            MOCKIT_HAPPENS_BEFORE(&offer_state_);
-            offer_state_.store(kOfferReady, std::memory_order_release);
-        } else {
-            // Nothing to make, or the allocation failed: not again on
-            // every submit; the next unlock plans again.  An arm that
-            // finds no room grows the tables under the lock (ENOMEM there).
-            offer_ = Offer{};
-            grow_ahead_.store(false, std::memory_order_relaxed);
-        }
-    }
-    pthread_mutex_unlock(&grow_mu_);
-    if (made) kick_clock_now();
-}
-
-// Under mu_: the offered tables are installed if they still fit (timers
-// may have gone or come since the plan); what is not installed, and the
-// arrays replaced, stay in offer_ until free_offer_unlocked.
-void Scheduler::adopt_offer() noexcept {
-    MOCKIT_HAPPENS_AFTER(&offer_state_);
-    reg_.adopt_room(offer_.reg, ahead_want(), 1 + promised());
-    if (offer_.heap.capacity() != 0) heap_.adopt_room(offer_.heap);
-    MOCKIT_HAPPENS_BEFORE(&offer_state_);
-    offer_state_.store(kOfferSpent, std::memory_order_release);
-    free_offer_later();
-}
-
-// After the unlock that followed adopt_offer: the old arrays are freed
-// without mu_, holding grow_mu_, as grow_unlocked frees them.  If another
-// thread holds grow_mu_, the next offer_room frees them.
-void Scheduler::free_offer_unlocked() noexcept {
-    if (pthread_mutex_trylock(&grow_mu_) != 0) return;
-    if (offer_state_.load(std::memory_order_acquire) == kOfferSpent) {
-        MOCKIT_HAPPENS_AFTER(&offer_state_);
-        offer_ = Offer{};
-        offer_state_.store(kOfferNone, std::memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&grow_mu_);
 }
 
 // Under mu_.  In submission order (the list is a stack: reversed first),
@@ -502,21 +337,17 @@ void Scheduler::drain_submissions() noexcept {
         s = next;
     }
     draining_ = true;
-    uint32_t first = prev, last = 0;
     for (s = prev; s;) {
         Submission &x = subs_[s - 1];
         uint32_t next = x.next.load(std::memory_order_relaxed);
+        struct data *d = x.d;
+        ns_t due = x.due;
+        uint32_t period = x.period_ms;
+        give_slot(s);
         ++consumed_;
-        arm_locked(x.d, x.due, x.period_ms, true);
-        last = s;
+        arm_locked(d, due, period, true);
         s = next;
     }
-    // The slots go back at once, still chained in this order: a slot
-    // given back per arm was a compare-and-swap on sub_free_ against the
-    // submitter's on the other CPU, per arm (take_slot was 11% of a
-    // million-arm burst's profile once the clock thread applied them).
-    if (last) give_slots(first, last);
-    consumed_pub_.store(consumed_, std::memory_order_relaxed);
     draining_ = false;
 }
 
@@ -531,7 +362,6 @@ void Scheduler::lock() noexcept {
 // store was seen by our load of sub_queue_, or sees the value we stored.
 void Scheduler::publish() noexcept {
     unlocking_ = true;
-    if (offer_state_.load(std::memory_order_acquire) == kOfferReady) adopt_offer();
     do {
         drain_submissions();
         // At most a slot's worth: no more can wait to be made, and a larger
@@ -541,8 +371,6 @@ void Scheduler::publish() noexcept {
         uint64_t limit = consumed_ + std::min<size_t>(r ? r - 1 : 0, kSubmissions);
         if (!growing_ && limit_.load(std::memory_order_relaxed) != limit)
             limit_.store(limit, std::memory_order_relaxed);
-        plan_ahead(r);
-        if (room_waiters_.load(std::memory_order_relaxed)) wake_later(&room_word_, true);
         // A later look_by_ than the truth is safe (its submitters take the
         // lock), an earlier one is not: only a move later needs the store
         // ordered before our look at sub_queue_.

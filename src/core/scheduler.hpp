@@ -45,18 +45,12 @@
 // That is soon enough when the timer is due no earlier than `look_by_`,
 // the earliest deadline the library already wakes for, published at each
 // unlock; an earlier one is applied at once, under the lock, as before.
-// Nor does a batch of arms put the lock in the arming thread's hands: a
-// submitter kicks the clock thread to apply the list once kDrainKickAt
-// arms wait, long before the slots run out, and when the tables run low
-// it makes larger ones without the lock, which the next holder installs
-// (offer_room).
 #pragma once
 
 #include <mockit.h>
 #include <pthread.h>
 #include <sys/types.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <ctime>
@@ -110,17 +104,8 @@ public:
 
     int arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept;
     // Arms in submission slots at once: a batch larger than this waits for
-    // a slot's return (wait_for_room), at worst by taking the lock (the
-    // arm is then made as before).  1024, not 256: fewer hand-offs to the
-    // clock thread in a burst, for 18 KiB more of the scheduler's memory.
-    static constexpr uint32_t kSubmissions = 1024;
-    // Waiting arms at which a submitter kicks the clock thread to apply
-    // them: the rest of the slots is the time it has to come.
-    static constexpr uint32_t kDrainKickAt = kSubmissions / 8;
-    // How long a submitter that found no slot (or only offered room) waits
-    // for the kicked clock thread before it takes the lock itself: a
-    // clock thread inside a callback does not come.
-    static constexpr ns_t kRoomWait = 1'000'000;
+    // a slot's return by taking the lock (the arm is then made as before).
+    static constexpr uint32_t kSubmissions = 256;
     int destroy(struct data *d) noexcept;
     int overrun(const struct data *d) noexcept;
     int adopt_owned(struct data *d) noexcept;   // Mockit_data_init
@@ -177,29 +162,8 @@ private:
     int arm_locked(struct data *d, ns_t due, uint32_t period, bool submitted) noexcept;
     uint32_t take_slot() noexcept;         // 0: none free
     void give_slot(uint32_t s) noexcept;
-    void give_slots(uint32_t first, uint32_t last) noexcept;   // a chain linked by `next`
     void lock() noexcept;                  // pthread_mutex_lock(&mu_), then drain_submissions
     void publish() noexcept;               // before an unlock: look_by_ and limit_
-    void kick_clock_now() noexcept;        // without mu_: the clock thread takes the lock soon
-    bool wait_for_room(uint64_t claim) noexcept;   // a submitter without room: false, take the lock
-    // Tables grown ahead of need (scheduler.cpp, offer_room).
-    // Room is low below this many inserts: the arms waiting to be made,
-    // and half the live timers again, at least kDrainKickAt (what a batch
-    // submits before it kicks the clock thread) and at most kAheadMax
-    // (the tables grow no earlier than that for large counts: a million
-    // timers keep the memory they had).  Not the promise (limit_): that
-    // follows room(), and growing for it would grow the tables of a
-    // program with a few timers until the promise reached kSubmissions.
-    static constexpr size_t kAheadMax = 8 * kSubmissions;
-    size_t ahead_want() const noexcept {
-        uint64_t c = claimed_.load(std::memory_order_relaxed);
-        size_t waiting = c > consumed_ ? size_t(c - consumed_) : 0;
-        return 1 + waiting + std::max<size_t>(std::min(reg_.live() / 2, kAheadMax), kDrainKickAt);
-    }
-    void plan_ahead(size_t room) noexcept;   // under mu_, in publish: grow_ahead_ and its plan
-    void offer_room() noexcept;            // a submitter, without mu_: makes the planned tables
-    void adopt_offer() noexcept;           // under mu_: installs them
-    void free_offer_unlocked() noexcept;   // after unlock(): the old tables go
     // Inserts that allocate nothing.  A timer whose callback runs keeps a
     // heap entry's room for its re-queue (finish), so a pop and the
     // re-queue leave it unchanged.
@@ -252,9 +216,6 @@ private:
     // it grows the tables (grow_unlocked drops mu_), no larger promise is
     // made (publish).
     bool make_room(bool push) noexcept {
-        // Tables a submitter made ahead (offer_room) first: the copy into
-        // them is due anyway, and no allocation is made under this hold.
-        if (offer_state_.load(std::memory_order_acquire) == kOfferReady) adopt_offer();
         for (int tries = 0;; ++tries) {
             size_t want = 1 + promised();
             size_t slack = kRequeueSlack + running_;
@@ -279,7 +240,6 @@ private:
     // Out of the index; a shrink it calls for is made by unlock().
     void unindex(uint32_t idx) noexcept;
     void shrink_later(size_t slots) noexcept;   // threads.cpp (tls_pending)
-    void free_offer_later() noexcept;           // threads.cpp (tls_pending)
     void shrink_unlocked(size_t slots) noexcept;   // without mu_, from unlock()
     int spawn(bool clock) noexcept;         // a follower: created by unlock()
     int create_thread(Ctx *c) noexcept;     // pthread_create, all signals blocked
@@ -322,30 +282,7 @@ private:
     std::atomic<uint64_t> claimed_{0};
     std::atomic<uint64_t> limit_{0};
     uint64_t consumed_ = 0;     // under mu_: submitted arms made (drain_submissions)
-    std::atomic<uint64_t> consumed_pub_{0};   // consumed_, for submit (kDrainKickAt)
     std::atomic<bool> started_pub_{false};   // started_, for submit
-    std::atomic<pid_t> clock_tid_pub_{0};    // clock_tid_, for kick_clock_now
-    // Submitters asleep in wait_for_room, on room_word_ (a futex word),
-    // woken by the next publish().
-    std::atomic<uint32_t> room_waiters_{0};
-    uint32_t room_word_ = 0;
-    // Tables grown ahead (offer_room).  publish() sets grow_ahead_ while
-    // room() is below ahead_want(), with the sizes to make; a submitter
-    // makes them into offer_ holding grow_mu_ and marks it ready; the next
-    // holder of mu_ installs what still fits (adopt_offer), which leaves
-    // the old arrays in offer_, spent, freed after its unlock (or by the
-    // next offer_room).  offer_state_ orders the two sides' use of offer_.
-    struct Offer {
-        Registry::Room reg;
-        std::vector<HeapEntry> heap;
-    };
-    enum : int { kOfferNone, kOfferReady, kOfferSpent };
-    Offer offer_;
-    std::atomic<int> offer_state_{kOfferNone};
-    std::atomic<bool> grow_ahead_{false};
-    std::atomic<bool> ahead_chunk_{false};
-    std::atomic<size_t> ahead_slots_{0};
-    std::atomic<size_t> ahead_heap_{0};
     std::atomic<uint32_t> destroying_n_{0};  // records with `destroying` (submit then takes the lock)
     // Written under mu_ only (count_up/count_down: no atomic read-modify-
     // write on the dispatch path), read without it by a patrolling

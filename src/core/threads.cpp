@@ -51,7 +51,6 @@ struct Pending {
     Ctx *spawn[Scheduler::kStartFollowers] = {};   // the start makes that many at once
     unsigned spawns = 0;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
-    bool free_offer = false;   // tables replaced by an offer's (adopt_offer)
 };
 thread_local Pending tls_pending;
 
@@ -138,7 +137,6 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
     // clock thread died too), let that start finish first, or it would mark
     // the scheduler started after we reset it, with no clock thread left.
     while (starting_) wait(&start_cv_);
-    clock_tid_pub_.store(0, std::memory_order_relaxed);   // no kick for a thread id about to be free
     clock_busy_ = false;
     if (ktimer_ok_) timer_delete(ktimer_);
     ktimer_ok_ = false;
@@ -196,18 +194,6 @@ void send_wakeups(const Pending &p) noexcept {
 }  // namespace
 
 void Scheduler::shrink_later(size_t slots) noexcept { tls_pending.shrink = slots; }
-void Scheduler::free_offer_later() noexcept { tls_pending.free_offer = true; }
-
-// A submitter's kick (submit, offer_room), without mu_: the clock thread
-// takes the lock, which applies the submitted arms and installs offered
-// tables.  The thread id is published for it; a clock thread that leaves
-// from a callback clears it first (thread_gone).  Where the clock thread
-// is inside a callback, the signal waits (it is blocked there) and the
-// submitter, if the slots run out first, applies them itself as before.
-void Scheduler::kick_clock_now() noexcept {
-    pid_t t = clock_tid_pub_.load(std::memory_order_relaxed);
-    if (t) syscall(SYS_tgkill, pid_t(getpid()), t, clock_signal());
-}
 
 void Scheduler::unlock() noexcept {
     publish();
@@ -223,7 +209,6 @@ void Scheduler::unlock() noexcept {
         }
     }
     if (p.shrink) shrink_unlocked(p.shrink);
-    if (p.free_offer) free_offer_unlocked();
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -244,7 +229,6 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     tls_pending.shrink = p.shrink;   // made at the next unlock()
-    tls_pending.free_offer = p.free_offer;
     send_wakeups(p);
     for (unsigned i = 0; i < p.spawns; ++i)
         if (create_thread(p.spawn[i]) != 0) abandon(p.spawn[i]);
@@ -500,7 +484,6 @@ void Scheduler::clock_main(Ctx *self) {
     ktimer_failed_ = false;
     kicked_ = false;
     clock_tid_ = sev._sigev_un._tid;
-    clock_tid_pub_.store(clock_tid_, std::memory_order_relaxed);
 
     sigset_t set;
     sigemptyset(&set);
@@ -873,10 +856,6 @@ void Scheduler::after_fork_child() noexcept {
     limit_.store(0, std::memory_order_relaxed);
     look_by_.store(0, std::memory_order_relaxed);
     consumed_ = 0;
-    consumed_pub_.store(0, std::memory_order_relaxed);
-    room_waiters_.store(0, std::memory_order_relaxed);
-    room_word_ = 0;
-    clock_tid_pub_.store(0, std::memory_order_relaxed);
     draining_ = unlocking_ = false;
     growing_ = 0;
     running_ = 0;
