@@ -366,6 +366,18 @@ static int fi_knob_find(struct fi_knob *k, const char *set, const char *count) {
     return k->set && k->count;
 }
 
+/* The interposer's counting switch and one of its count readers
+ * (mockit_fi_wakeups or mockit_fi_lib_allocs). */
+struct fi_counts {
+    void (*on)(int);
+    void (*get)(long *);
+};
+static int fi_counts_find(struct fi_counts *c, const char *get) {
+    c->on = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
+    c->get = (void (*)(long *))dlsym(RTLD_DEFAULT, get);
+    return c->on && c->get;
+}
+
 /* The 10 ms interval's longest gap between two calls, the second made
  * from `from` to `to`. */
 static uint64_t longest_tick_gap(uint64_t from, uint64_t to) {
@@ -551,18 +563,17 @@ static void *wk_destroyed_cb(void *arg) {
 static int child_startcreates(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    void (*count)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
-    void (*get)(long *) = (void (*)(long *))dlsym(RTLD_DEFAULT, "mockit_fi_wakeups");
-    if (!count || !get) return 2;
+    struct fi_counts k;
+    if (!fi_counts_find(&k, "mockit_fi_wakeups")) return 2;
     static struct data shot;
     shot = (struct data){ .cb = count_cb, .stuff = &wk_calls };
-    count(1);
+    k.on(1);
     if (Mockit_oneoff(1, &shot)) return 3;
     for (int i = 0; i < 2000 && !atomic_load(&wk_calls); i++) mt_sleep_ms(1);
     mt_sleep_ms(50);
-    count(0);
+    k.on(0);
     long w[5];
-    get(w);
+    k.get(w);
     printf("# the first arm: %ld threads created, %ld of them under a lock; the one-shot ran %d time(s)\n", w[3],
            w[4], atomic_load(&wk_calls));
     fflush(stdout);
@@ -575,14 +586,13 @@ static int child_startcreates(int argc, char **argv) {
 static int child_wakeups(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    void (*count)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
-    void (*get)(long *) = (void (*)(long *))dlsym(RTLD_DEFAULT, "mockit_fi_wakeups");
-    if (!count || !get) return 2;
+    struct fi_counts k;
+    if (!fi_counts_find(&k, "mockit_fi_wakeups")) return 2;
     static struct data shots[WK_SHOTS], far, tick, slow;
     for (int i = 0; i < WK_SHOTS; i++) shots[i] = (struct data){ .cb = count_cb, .stuff = &wk_calls };
     if (Mockit_oneoff(1, &shots[0])) return 3;   /* threads started before counting */
     mt_sleep_ms(50);
-    count(1);
+    k.on(1);
     int n = 1;
     for (; n <= 5; n++) {   /* the clock thread sleeps with nothing armed: the arm wakes it */
         if (Mockit_oneoff(2, &shots[n])) return 3;
@@ -612,9 +622,9 @@ static int child_wakeups(int argc, char **argv) {
     if (!atomic_load(&wk_destroy_started)) return 6;
     if (Mockit_destroy(&doomed)) return 9;
     mt_sleep_ms(250);
-    count(0);
+    k.on(0);
     long w[5];
-    get(w);
+    k.get(w);
     Mockit_destroy(&tick);
     Mockit_destroy(&slow);
     Mockit_destroy(&far);
@@ -688,15 +698,14 @@ static int rq_not_inside(int rounds) {
 static int child_requeue(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    void (*count)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mockit_fi_count_wakeups");
-    void (*get)(long *) = (void (*)(long *))dlsym(RTLD_DEFAULT, "mockit_fi_lib_allocs");
-    if (!count || !get) return 2;
+    struct fi_counts k;
+    if (!fi_counts_find(&k, "mockit_fi_lib_allocs")) return 2;
     static struct data iv[RQ_K], far[4096];
     static atomic_int far_calls;
     far[0] = (struct data){ .cb = count_cb, .stuff = &far_calls };
     if (Mockit_oneoff(3600000, &far[0])) return 3;   /* threads started before counting */
     mt_sleep_ms(20);
-    count(1);
+    k.on(1);
     for (int i = 0; i < RQ_K; i++) {
         iv[i] = (struct data){ .cb = rq_block_cb };
         if (Mockit_getit(2, &iv[i])) return 4;
@@ -712,9 +721,9 @@ static int child_requeue(int argc, char **argv) {
         atomic_fetch_add(&rq_round, 1);   /* let them go: K re-queues */
     }
     if (!MT_WAIT_UNTIL(atomic_load(&rq_inside[rounds % 16]) == RQ_K, 10000)) return rq_not_inside(rounds);
-    count(0);
+    k.on(0);
     long a[2];
-    get(a);
+    k.get(a);
     atomic_store(&rq_stop, 1);
     for (int i = 0; i < RQ_K; i++) Mockit_destroy(&iv[i]);
     for (int i = 0; i < n; i++) Mockit_destroy(&far[i]);
