@@ -28,6 +28,7 @@ class TimerHeap {
 public:
     bool empty() const noexcept { return v_.empty(); }
     size_t size() const noexcept { return v_.size(); }
+    size_t capacity() const noexcept { return v_.capacity(); }
     ns_t top_due() const noexcept { return v_.empty() ? kNever : v_[0].due; }
     const HeapEntry &top() const noexcept { return v_[0]; }
     // The entry that comes after top() (the least of its children), or

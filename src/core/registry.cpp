@@ -56,7 +56,8 @@ void Registry::make_room(Room &room) {
     if (room.slots_wanted) room.slots.assign(room.slots_wanted, 0);
 }
 
-void Registry::adopt_room(Room &room, size_t want) noexcept {
+void Registry::adopt_room(Room &room, size_t want, size_t need, bool ahead) noexcept {
+    if (!need) need = want;
     // Another thread may have grown them meanwhile: install only what one
     // more insert() still needs; the rest is freed by the caller.  The
     // list of chunks itself is small (a pointer per 4096 records): it may
@@ -68,8 +69,8 @@ void Registry::adopt_room(Room &room, size_t want) noexcept {
         } catch (...) {
         }
     }
-    if (!room.slots.empty() && index_full(want) && room.slots.size() > slots_.size() &&
-        (count_ + want) * 2 <= room.slots.size())
+    if (!room.slots.empty() && (ahead || index_full(want)) && room.slots.size() > slots_.size() &&
+        (count_ + need) * 2 <= room.slots.size())
         rehash_into(room.slots);
     else if (!room.slots.empty() && shrink_wanted() && room.slots.size() == shrink_size())
         rehash_into(room.slots);

@@ -121,7 +121,13 @@ public:
         return r;
     }
     static void make_room(Room &room);   // may throw
-    void adopt_room(Room &room, size_t want = 1) noexcept;   // installs what is still needed
+    // Installs what `want` more inserts still need, if it leaves room for
+    // `need` (0: `want`).  `ahead`: tables planned ahead of need (the
+    // scheduler's offer_room) whose plan wanted them, a larger index is
+    // installed whenever it is larger and fits: a count that moved since
+    // the plan must not send the planned memory back, to be planned and
+    // made again (a million arms made and freed an 8 MiB index 4 times).
+    void adopt_room(Room &room, size_t want = 1, size_t need = 0, bool ahead = false) noexcept;
 
     // fork child: forget every record that `keep` rejects.
     template <class Keep>

@@ -11,10 +11,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "core/annotate.hpp"
 #include "core/chaos.hpp"
+#include "core/futex.hpp"
 
 namespace mockit {
 
@@ -108,6 +110,7 @@ Scheduler::Scheduler() {
     // reads them for the kernel's comparison, without the lock (futex.hpp).
     MOCKIT_ATOMIC_VAR(clock_wake_);
     MOCKIT_ATOMIC_VAR(done_word_);
+    MOCKIT_ATOMIC_VAR(room_word_);
     // Submission: atomics read and written without mu_; the slots' contents
     // are handed over through sub_free_ and sub_queue_ (release/acquire,
     // announced to the tools in take_slot, give_slot, submit and
@@ -116,6 +119,22 @@ Scheduler::Scheduler() {
     MOCKIT_ATOMIC_VAR(sub_queue_);
     MOCKIT_ATOMIC_VAR(look_by_);
     MOCKIT_ATOMIC_VAR(claimed_);
+    // Kicks, waits and tables grown ahead (submit, wait_for_room,
+    // offer_room): offer_'s contents are handed over through offer_state_.
+    MOCKIT_ATOMIC_VAR(consumed_pub_);
+    MOCKIT_ATOMIC_VAR(clock_tid_pub_);
+    MOCKIT_ATOMIC_VAR(room_waiters_);
+    MOCKIT_ATOMIC_VAR(behind_pub_);
+    MOCKIT_ATOMIC_VAR(behind_since_pub_);
+    MOCKIT_ATOMIC_VAR(behind_waiters_);
+    MOCKIT_ATOMIC_VAR(behind_word_);
+    MOCKIT_ATOMIC_VAR(stuck_at_);
+    MOCKIT_ATOMIC_VAR(offer_state_);
+    MOCKIT_ATOMIC_VAR(grow_ahead_);
+    MOCKIT_ATOMIC_VAR(ahead_chunk_);
+    MOCKIT_ATOMIC_VAR(ahead_slots_);
+    MOCKIT_ATOMIC_VAR(ahead_heap_);
+    MOCKIT_ATOMIC_VAR(ahead_want_);
     MOCKIT_ATOMIC_VAR(limit_);
     MOCKIT_ATOMIC_VAR(started_pub_);
     MOCKIT_ATOMIC_VAR(destroying_n_);
@@ -270,13 +289,16 @@ uint32_t Scheduler::take_slot() noexcept {
     }
 }
 
-void Scheduler::give_slot(uint32_t s) noexcept {
+void Scheduler::give_slot(uint32_t s) noexcept { give_slots(s, s); }
+
+// A chain of slots, first to last linked by `next`, onto the free list.
+void Scheduler::give_slots(uint32_t first, uint32_t last) noexcept {
     MOCKIT_HAPPENS_BEFORE(&sub_free_);
     uint64_t h = sub_free_.load(std::memory_order_relaxed);
     uint64_t nh;
     do {
-        subs_[s - 1].next.store(uint32_t(h), std::memory_order_relaxed);
-        nh = (((h >> 32) + 1) << 32) | s;
+        subs_[last - 1].next.store(uint32_t(h), std::memory_order_relaxed);
+        nh = (((h >> 32) + 1) << 32) | first;
     } while (!sub_free_.compare_exchange_weak(h, nh, std::memory_order_release, std::memory_order_relaxed));
 }
 
@@ -291,9 +313,14 @@ bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
     if (!started_pub_.load(std::memory_order_acquire) || destroying_n_.load(std::memory_order_relaxed) ||
         due < look_by_.load(std::memory_order_relaxed))
         return false;   // it would take the lock anyway (below)
-    if (claimed_.fetch_add(1, std::memory_order_seq_cst) >= limit_.load(std::memory_order_seq_cst)) {
+    if (behind_pub_.load(std::memory_order_relaxed) && !tls_ctx) wait_while_behind();
+    uint64_t claim, limit;
+    for (int waits = 0;; ++waits) {
+        claim = claimed_.fetch_add(1, std::memory_order_seq_cst);
+        limit = limit_.load(std::memory_order_seq_cst);
+        if (claim < limit) break;
         claimed_.fetch_sub(1, std::memory_order_relaxed);
-        return false;
+        if (waits == 2 || !wait_for_room(claim)) return false;
     }
     uint32_t s = take_slot();
     if (!s) {
@@ -316,39 +343,281 @@ bool Scheduler::submit(struct data *d, ns_t due, uint32_t period) noexcept {
         // watch() decide whom to wake, as for any arm.
         lock();
         unlock();
+        return true;
     }
+    // A batch: left to the next deadline, the list would fill its slots
+    // (or the room promised), and the submitter that finds none applies
+    // every waiting arm itself, under the lock.  So the clock thread is
+    // kicked to take the lock as kDrainKickAt arms wait, or half the
+    // promise is used (one submitter sees that count; a kick too many is
+    // a look for nothing).  Likewise, when room runs low the larger
+    // tables are made now, here, without the lock, for the library to
+    // install (offer_room), not when room has run out, under it.
+    uint64_t base = consumed_pub_.load(std::memory_order_relaxed);
+    if (limit > base && claim + 1 - base == std::min<uint64_t>(kDrainKickAt, (limit - base + 1) / 2)) kick_clock_now();
+    if (grow_ahead_.load(std::memory_order_relaxed) &&
+        offer_state_.load(std::memory_order_relaxed) != kOfferReady)
+        offer_room();
     return true;
 }
 
-// Under mu_.  In submission order (the list is a stack: reversed first),
-// each as arm_locked would have made it at submit time; the room for them
-// was promised (limit_), so nothing here allocates.  An arm of a struct
-// whose destroy began after submit() looked is dropped, as if made just
-// before that destroy, which then removed it.
-void Scheduler::drain_submissions() noexcept {
-    if (draining_ || sub_queue_.load(std::memory_order_relaxed) == 0) return;
+// No slot free, or no room: the arm would take the lock and apply every
+// waiting arm itself (or install the offered tables), a hold of 10-100 us
+// per 256 arms when there were 256 slots, in which a preempted
+// application thread stalls every callback.  Where the library can do that instead, the submitter kicks
+// the clock thread and sleeps until its publish() (at most kRoomWait),
+// then tries once more.  Needed when the arming thread keeps its CPU: the
+// kick at kDrainKickAt wakes the clock thread, but on the arming thread's
+// CPU it mostly waits for the end of the arming thread's time slice (a
+// 5 ms burst of 10,000 arms without load: 41 holds by the arming thread,
+// the clock thread's first after the burst).  Not for growth with nothing
+// offered (an allocation failed), nor on a library thread (a callback's
+// arms: the clock thread may be the caller).
+bool Scheduler::wait_for_room(uint64_t claim) noexcept {
+    if (tls_ctx) return false;
+    // Out of room with larger tables planned: make them first.
+    if (grow_ahead_.load(std::memory_order_relaxed) && offer_state_.load(std::memory_order_relaxed) != kOfferReady)
+        offer_room();
+    bool no_slot = claim - consumed_pub_.load(std::memory_order_relaxed) >= kSubmissions;
+    if (!no_slot && offer_state_.load(std::memory_order_relaxed) != kOfferReady) return false;
+    room_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    uint32_t seen = __atomic_load_n(&room_word_, __ATOMIC_SEQ_CST);
+    // The kick is a system call: the clock thread's publish() after it
+    // sees this waiter (and bumps room_word_, so no wake-up is lost).
+    if (claimed_.load(std::memory_order_seq_cst) >= limit_.load(std::memory_order_seq_cst)) {
+        kick_clock_now();
+        MOCKIT_CHAOS_POINT();   // the kicked publish before the sleep: room_word_ moved, no sleep
+        timespec until = to_timespec(now_ns() + kRoomWait);
+        futex_sleep(&room_word_, seen, &until);
+    }
+    room_waiters_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+}
+
+// Backpressure: timers are overdue (behind_), so an arm added now would
+// wait in the taken list behind them (pop_due applies kShare per
+// callback), or, due soon, make the library apply every taken arm ahead
+// of the due callbacks.  So an application thread sleeps until the
+// backlog is served (publish() wakes it), kRoomWait at a time, at most
+// kBehindWaits times, and only while the library makes progress: a
+// library with every thread stuck in a callback (LOAD-03) would not serve
+// it sooner, and the first waiter that sees no callback start in a whole
+// wait lets the arms through until one does (stuck_at_).  Nor when no arm
+// waits at all (one arm is not a flood), nor once the backlog is older
+// than kBehindPatience (an overload the arms did not make).  Measured with a million arms due
+// within 1-1000 ms of each (LOAD-01): without it the arming thread, no
+// longer slowed by the lock, armed in 0.6-1.3 s and the clock thread
+// could not apply and dispatch that fast (late p50 0.3-0.4 s); with it
+// arming takes 1.5-1.8 s and the late p99 is 0.4-12.5 ms.
+void Scheduler::wait_while_behind() noexcept {
+    if (now_ns() - behind_since_pub_.load(std::memory_order_relaxed) > kBehindPatience) return;
+    for (unsigned i = 0; i < kBehindWaits; ++i) {
+        uint64_t started = dispatched_.load(std::memory_order_relaxed);
+        if (started == stuck_at_.load(std::memory_order_relaxed) ||
+            claimed_.load(std::memory_order_relaxed) == consumed_pub_.load(std::memory_order_relaxed))
+            return;
+        behind_waiters_.fetch_add(1, std::memory_order_seq_cst);
+        uint32_t seen = __atomic_load_n(&behind_word_, __ATOMIC_SEQ_CST);
+        ns_t until = 0;
+        if (behind_pub_.load(std::memory_order_seq_cst)) {
+            MOCKIT_CHAOS_POINT();   // the backlog served before the sleep: behind_word_ moved, no sleep
+            until = now_ns() + kRoomWait;
+            timespec ts = to_timespec(until);
+            futex_sleep(&behind_word_, seen, &ts);
+        }
+        behind_waiters_.fetch_sub(1, std::memory_order_relaxed);
+        if (!behind_pub_.load(std::memory_order_relaxed)) return;
+        if (until && dispatched_.load(std::memory_order_relaxed) == started && now_ns() >= until) {
+            stuck_at_.store(started, std::memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+// ---- tables grown ahead ----
+
+// Under mu_ (publish).  Room is low once fewer than ahead_want() more
+// inserts fit: half the live timers again (at most kAheadMax), beyond the
+// promised arms.  So a batch of arms finds the larger tables made and
+// installed before it would have to grow them under the lock, and the
+// index, grown at a third full or later, stays far from its shrink
+// (Registry::shrink_wanted).
+// The heap's stale entries are not counted: they go before it grows
+// (make_heap_room), and a heap grown for them would stay large for good
+// (LOAD05 heap_follows_live_timers).
+void Scheduler::plan_ahead(size_t room) noexcept {
+    size_t want = ahead_want();
+    if (room >= want) {   // the common case, on every unlock: nothing low
+        if (grow_ahead_.load(std::memory_order_relaxed)) grow_ahead_.store(false, std::memory_order_relaxed);
+        return;
+    }
+    size_t slack = kRequeueSlack + running_;
+    size_t live_entries = heap_.size() - stale_;
+    bool heap_low = live_entries + want + slack > heap_.capacity();
+    bool low = heap_low || reg_.room_needed(want);
+    if (low) {
+        // want + slack > stale_ when heap_low (the capacity holds the size)
+        size_t heap = heap_low ? heap_.room_size(0, want + slack - stale_) : 0;
+        Registry::Room r = reg_.plan_room(want);
+        if (ahead_heap_.load(std::memory_order_relaxed) != heap) ahead_heap_.store(heap, std::memory_order_relaxed);
+        if (ahead_slots_.load(std::memory_order_relaxed) != r.slots_wanted)
+            ahead_slots_.store(r.slots_wanted, std::memory_order_relaxed);
+        if (ahead_chunk_.load(std::memory_order_relaxed) != r.chunk_wanted)
+            ahead_chunk_.store(r.chunk_wanted, std::memory_order_relaxed);
+        if (ahead_want_.load(std::memory_order_relaxed) != want) ahead_want_.store(want, std::memory_order_relaxed);
+    }
+    if (grow_ahead_.load(std::memory_order_relaxed) != low) grow_ahead_.store(low, std::memory_order_release);
+}
+
+// A submitter, without mu_: makes the tables publish() planned, as
+// grow_unlocked would, holding grow_mu_ (no allocation while the process
+// forks), and leaves them for the next holder of mu_, which it kicks.
+// The sizes are read without the lock and may be stale: the holder
+// installs only what still fits (adopt_offer).  One thread at a time;
+// another finding grow_mu_ taken goes on.
+void Scheduler::offer_room() noexcept {
+    if (pthread_mutex_trylock(&grow_mu_) != 0) return;
+    int state = offer_state_.load(std::memory_order_acquire);
+    if (state == kOfferSpent) {   // the last one's old arrays
+        MOCKIT_HAPPENS_AFTER(&offer_state_);
+        offer_ = Offer{};
+        offer_state_.store(state = kOfferNone, std::memory_order_relaxed);
+    }
+    bool made = false;
+    if (state == kOfferNone && grow_ahead_.load(std::memory_order_acquire)) {
+        offer_.reg.chunk_wanted = ahead_chunk_.load(std::memory_order_relaxed);
+        offer_.reg.slots_wanted = ahead_slots_.load(std::memory_order_relaxed);
+        size_t heap = ahead_heap_.load(std::memory_order_relaxed);
+        offer_.want = ahead_want_.load(std::memory_order_relaxed);
+        try {
+            Registry::make_room(offer_.reg);
+            if (heap) TimerHeap::make_room(offer_.heap, heap);
+        } catch (...) {
+        }
+        made = offer_.reg.chunk || !offer_.reg.slots.empty() || offer_.heap.capacity() != 0;
+        if (made) {
+            MOCKIT_HAPPENS_BEFORE(&offer_state_);
+            offer_state_.store(kOfferReady, std::memory_order_release);
+        } else {
+            // Nothing to make, or the allocation failed: not again on
+            // every submit; the next unlock plans again.  An arm that
+            // finds no room grows the tables under the lock (ENOMEM there).
+            offer_ = Offer{};
+            grow_ahead_.store(false, std::memory_order_relaxed);
+        }
+    }
+    pthread_mutex_unlock(&grow_mu_);
+    if (made) kick_clock_now();
+}
+
+// Under mu_: the offered tables are installed if they still fit (timers
+// may have gone or come since the plan); what is not installed, and the
+// arrays replaced, stay in offer_ until free_offer_unlocked.
+void Scheduler::adopt_offer() noexcept {
+    MOCKIT_HAPPENS_AFTER(&offer_state_);
+    // The records chunk if the count the plan was made for, or today's,
+    // still wants it; a larger index whenever it fits.
+    reg_.adopt_room(offer_.reg, std::max(offer_.want, ahead_want()), 1 + promised(), true);
+    if (offer_.heap.capacity() != 0) heap_.adopt_room(offer_.heap);
+    MOCKIT_HAPPENS_BEFORE(&offer_state_);
+    offer_state_.store(kOfferSpent, std::memory_order_release);
+    free_offer_later();
+}
+
+// After the unlock that followed adopt_offer: the old arrays are freed
+// without mu_, holding grow_mu_, as grow_unlocked frees them.  If another
+// thread holds grow_mu_, the next offer_room frees them.
+void Scheduler::free_offer_unlocked() noexcept {
+    if (pthread_mutex_trylock(&grow_mu_) != 0) return;
+    if (offer_state_.load(std::memory_order_acquire) == kOfferSpent) {
+        MOCKIT_HAPPENS_AFTER(&offer_state_);
+        offer_ = Offer{};
+        offer_state_.store(kOfferNone, std::memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&grow_mu_);
+}
+
+// Under mu_.  The submitted arms join the taken list in submission order
+// (sub_queue_ is a stack: reversed first).
+void Scheduler::take_submissions() noexcept {
+    if (sub_queue_.load(std::memory_order_relaxed) == 0) return;
     uint32_t s = sub_queue_.exchange(0, std::memory_order_seq_cst);
     MOCKIT_HAPPENS_AFTER(&sub_queue_);
-    uint32_t prev = 0;
+    uint32_t prev = 0, newest = s;
     while (s) {
-        uint32_t next = subs_[s - 1].next.load(std::memory_order_relaxed);
-        subs_[s - 1].next.store(prev, std::memory_order_relaxed);
+        Submission &x = subs_[s - 1];
+        uint32_t next = x.next.load(std::memory_order_relaxed);
+        x.next.store(prev, std::memory_order_relaxed);
+        if (x.due < taken_min_) taken_min_ = x.due;
+        size_t h = taken_bit(x.d);
+        taken_bits_[h / 64] |= uint64_t(1) << (h % 64);
         prev = s;
         s = next;
     }
+    taken_bits_set_ = true;
+    if (taken_tail_)
+        subs_[taken_tail_ - 1].next.store(prev, std::memory_order_relaxed);
+    else
+        taken_head_ = prev;
+    taken_tail_ = newest;
+}
+
+// Under mu_.  The oldest `most` taken arms, each as arm_locked would have
+// made it at submit time; the room for them was promised (limit_), so
+// nothing here allocates.  An arm of a struct whose destroy began after
+// submit() looked is dropped, as if made just before that destroy, which
+// then removed it.  Not re-entered: arm_locked may let go of mu_ (the first
+// arm waits for its clock thread), and an arm applied meanwhile by another
+// thread would overtake the one in hand.
+void Scheduler::apply_taken(size_t most) noexcept {
+    if (draining_ || !taken_head_) return;
     draining_ = true;
-    for (s = prev; s;) {
+    uint32_t first = 0, last = 0;
+    for (size_t n = 0; taken_head_ && n < most; ++n) {
+        uint32_t s = taken_head_;
         Submission &x = subs_[s - 1];
-        uint32_t next = x.next.load(std::memory_order_relaxed);
         struct data *d = x.d;
         ns_t due = x.due;
         uint32_t period = x.period_ms;
-        give_slot(s);
+        taken_head_ = x.next.load(std::memory_order_relaxed);
+        if (!taken_head_) taken_tail_ = 0;
         ++consumed_;
+        if (!first) first = s;
+        last = s;
+        // The slots go back chained, in one compare-and-swap (a slot given
+        // back per arm was a CAS against the submitter's on the other CPU,
+        // per arm: take_slot was 11% of a million-arm burst's profile once
+        // the clock thread applied them).  At the end of the list the
+        // chain ends: a take while arm_locked lets go of mu_ starts a new
+        // one, not linked to it.
+        if (!taken_head_) {
+            give_slots(first, last);
+            first = 0;
+        }
         arm_locked(d, due, period, true);
-        s = next;
     }
+    if (first) give_slots(first, last);
+    if (!taken_head_) {
+        taken_min_ = kNever;
+        if (taken_bits_set_) {
+            std::memset(taken_bits_, 0, sizeof taken_bits_);
+            taken_bits_set_ = false;
+        }
+    }
+    consumed_pub_.store(consumed_, std::memory_order_relaxed);
     draining_ = false;
+}
+
+// behind_ ends too when the due timers go without a pop (destroyed or
+// re-armed): then nothing due at behind_at_ is left.
+bool Scheduler::taken_may_wait() noexcept {
+    if (!behind_) return false;
+    ns_t top = next_due();
+    if (top > behind_at_) {
+        behind_ = false;
+        return false;
+    }
+    return tls_ctx && taken_min_ >= top;
 }
 
 void Scheduler::lock() noexcept {
@@ -362,8 +631,12 @@ void Scheduler::lock() noexcept {
 // store was seen by our load of sub_queue_, or sees the value we stored.
 void Scheduler::publish() noexcept {
     unlocking_ = true;
+    if (offer_state_.load(std::memory_order_acquire) == kOfferReady) adopt_offer();
     do {
-        drain_submissions();
+        // A library thread serving overdue timers leaves the taken list to
+        // pop_due's share (backpressure); everyone else applies it all.
+        take_submissions();
+        if (!taken_may_wait()) apply_taken(SIZE_MAX);   // may end behind_
         // At most a slot's worth: no more can wait to be made, and a larger
         // promise would only keep the index from shrinking (shrink_unlocked).
         // Stored only when changed: the value there is still true.
@@ -371,10 +644,23 @@ void Scheduler::publish() noexcept {
         uint64_t limit = consumed_ + std::min<size_t>(r ? r - 1 : 0, kSubmissions);
         if (!growing_ && limit_.load(std::memory_order_relaxed) != limit)
             limit_.store(limit, std::memory_order_relaxed);
+        plan_ahead(r);
+        // Waiters for room are woken when there is some: while the library
+        // serves a backlog, not for the kShare arms of each callback (a
+        // wake-up per callback, and the submitter back for the next two).
+        if (behind_pub_.load(std::memory_order_relaxed) != behind_) {
+            if (behind_) behind_since_pub_.store(behind_since_, std::memory_order_relaxed);
+            behind_pub_.store(behind_, std::memory_order_seq_cst);
+        }
+        if (room_waiters_.load(std::memory_order_relaxed) &&
+            (!behind_ || limit_.load(std::memory_order_relaxed) >=
+                             claimed_.load(std::memory_order_relaxed) + kSubmissions / 4))
+            wake_later(&room_word_, true);
+        if (!behind_ && behind_waiters_.load(std::memory_order_seq_cst)) wake_later(&behind_word_, true);
         // A later look_by_ than the truth is safe (its submitters take the
         // lock), an earlier one is not: only a move later needs the store
         // ordered before our look at sub_queue_.
-        ns_t look = started_ ? next_due() : 0, was = look_by_.load(std::memory_order_relaxed);
+        ns_t look = started_ ? earliest() : 0, was = look_by_.load(std::memory_order_relaxed);
         if (look > was)
             look_by_.store(look, std::memory_order_seq_cst);
         else if (look < was)
@@ -614,10 +900,26 @@ void Scheduler::prefetch_next() noexcept {
 }
 
 uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
-    // An arm submitted before this may re-arm or replace a due timer: it
-    // is made first, as it would have been had it taken the lock.
-    drain_submissions();
-    if (next_due() > now) return 0;
+    // An arm submitted before this may re-arm or replace a due timer, or
+    // be due itself: then every taken arm is made first, as it would have
+    // been had it taken the lock.  So is the list when nothing is due.
+    // Otherwise kShare of them: the rest waits for the backlog of due
+    // timers (behind_), and so do their submitters (backpressure).
+    take_submissions();
+    ns_t top = next_due();
+    if (taken_head_) {
+        if (top > now || taken_min_ <= now || taken_has(reg_.at(heap_.top().rec).data)) {
+            apply_taken(SIZE_MAX);
+            top = next_due();
+        } else {
+            apply_taken(kShare);   // none of them re-arms the top: taken_has
+            top = next_due();
+        }
+    }
+    if (top > now) {
+        behind_ = false;
+        return 0;
+    }
     if (followers_ > kStartFollowers) retire_surplus(now);
     uint32_t idx = heap_.top().rec;
     heap_.pop();
@@ -642,6 +944,12 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     self->current = idx;
     self->cur_data = r.data;
     self->cur_overrun = r.overrun;
+    // The next entry is not checked (its record was only just prefetched):
+    // a stale one makes behind_ true a callback early, which is safe.
+    bool was = behind_;
+    behind_ = heap_.top_due() <= now;
+    behind_at_ = now;
+    if (behind_ && !was) behind_since_ = now;
     return idx;
 }
 

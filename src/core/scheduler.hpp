@@ -45,12 +45,21 @@
 // That is soon enough when the timer is due no earlier than `look_by_`,
 // the earliest deadline the library already wakes for, published at each
 // unlock; an earlier one is applied at once, under the lock, as before.
+// Nor does a batch of arms put the lock in the arming thread's hands: a
+// submitter kicks the clock thread to apply the list once kDrainKickAt
+// arms wait, long before the slots run out, and when the tables run low
+// it makes larger ones without the lock, which the next holder installs
+// (offer_room).  The library then does all the work of a burst, so it
+// pushes back: while timers are overdue a library thread makes only a
+// share of the waiting arms per callback, and an application thread's
+// arm waits for the backlog (take_submissions, wait_while_behind).
 #pragma once
 
 #include <mockit.h>
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <ctime>
@@ -104,8 +113,17 @@ public:
 
     int arm(struct data *d, ns_t start, uint32_t ms, bool interval) noexcept;
     // Arms in submission slots at once: a batch larger than this waits for
-    // a slot's return by taking the lock (the arm is then made as before).
-    static constexpr uint32_t kSubmissions = 256;
+    // a slot's return (wait_for_room), at worst by taking the lock (the
+    // arm is then made as before).  1024, not 256: fewer hand-offs to the
+    // clock thread in a burst, for 18 KiB more of the scheduler's memory.
+    static constexpr uint32_t kSubmissions = 1024;
+    // Waiting arms at which a submitter kicks the clock thread to apply
+    // them: the rest of the slots is the time it has to come.
+    static constexpr uint32_t kDrainKickAt = kSubmissions / 8;
+    // How long a submitter that found no slot (or only offered room) waits
+    // for the kicked clock thread before it takes the lock itself: a
+    // clock thread inside a callback does not come.
+    static constexpr ns_t kRoomWait = 1'000'000;
     int destroy(struct data *d) noexcept;
     int overrun(const struct data *d) noexcept;
     int adopt_owned(struct data *d) noexcept;   // Mockit_data_init
@@ -158,12 +176,84 @@ private:
         std::atomic<uint32_t> next;   // slot number + 1 of the next; 0 = none
     };
     bool submit(struct data *d, ns_t due, uint32_t period) noexcept;   // without mu_; false: take the lock
-    void drain_submissions() noexcept;     // under mu_: every submitted arm, in order
+    // Under mu_: every submitted arm, in order (take_submissions, then
+    // apply_taken of all).
+    void drain_submissions() noexcept {
+        take_submissions();
+        apply_taken(SIZE_MAX);
+    }
+    // Backpressure.  The submitted arms are taken off sub_queue_ at every
+    // hold (take_submissions, cheap: a list reversal) into the taken list,
+    // in order, but while timers are overdue (behind_) a library thread
+    // applies only kShare of them per callback it starts (pop_due), and an
+    // application thread's arm waits for the backlog (wait_while_behind):
+    // an arming thread that submits faster than the library dispatches is
+    // slowed instead of making the due callbacks wait behind its arms
+    // (the library, not the arming thread, makes them: see submit).
+    // Without it, a burst of a million
+    // arms due within a second left every due callback behind the whole
+    // burst's inserts (LOAD-01 late p99 0.4-0.7 s).  Applying part of the
+    // list is safe while the timers of its arms are not due (taken_min_)
+    // and the timer about to fire has no arm among them (taken_has: that
+    // arm replaces its schedule); otherwise all of it is applied first.
+    void take_submissions() noexcept;
+    void apply_taken(size_t most) noexcept;
+    bool taken_has(const struct data *d) const noexcept {
+        size_t h = taken_bit(d);
+        return taken_head_ && (taken_bits_[h / 64] >> (h % 64) & 1);
+    }
+    static size_t taken_bit(const struct data *d) noexcept {
+        return size_t((uint64_t(uintptr_t(d)) * 0x9E3779B97F4A7C15ull) >> (64 - kTakenBitsLog2));
+    }
+    // Arms applied per callback started while timers are overdue.
+    static constexpr size_t kShare = 2;
+    // While timers are overdue an application thread's arm waits for the
+    // library to serve them, kRoomWait at a time, at most this many times
+    // (wait_while_behind).
+    static constexpr unsigned kBehindWaits = 4;
+    // ... and only in the first kBehindPatience of a backlog: one that
+    // lasts longer is an overload the arms did not make (intervals due
+    // faster than the library dispatches), which waiting arms would not
+    // end; they would only take 4 ms each (LIFE-09's 10,000 arms beside
+    // 3,334 intervals of 1-7 ms took over 60 s under ASan).
+    static constexpr ns_t kBehindPatience = 20'000'000;
+    void wait_while_behind() noexcept;
+    // Under mu_, on a library thread's unlock: the taken list may wait for
+    // pop_due's share.  Only while the library serves a backlog, and only
+    // when no taken arm is due before the earliest armed timer: the
+    // library wakes for that one, not for the taken arms.
+    bool taken_may_wait() noexcept;
+    // The earliest deadline, armed or in the taken list.
+    ns_t earliest() noexcept {
+        ns_t t = next_due();
+        return taken_min_ < t ? taken_min_ : t;
+    }
     int arm_locked(struct data *d, ns_t due, uint32_t period, bool submitted) noexcept;
     uint32_t take_slot() noexcept;         // 0: none free
     void give_slot(uint32_t s) noexcept;
+    void give_slots(uint32_t first, uint32_t last) noexcept;   // a chain linked by `next`
     void lock() noexcept;                  // pthread_mutex_lock(&mu_), then drain_submissions
     void publish() noexcept;               // before an unlock: look_by_ and limit_
+    void kick_clock_now() noexcept;        // without mu_: the clock thread takes the lock soon
+    bool wait_for_room(uint64_t claim) noexcept;   // a submitter without room: false, take the lock
+    // Tables grown ahead of need (scheduler.cpp, offer_room).
+    // Room is low below this many inserts: the arms waiting to be made,
+    // and half the live timers again, at least kDrainKickAt (what a batch
+    // submits before it kicks the clock thread) and at most kAheadMax
+    // (the tables grow no earlier than that for large counts: a million
+    // timers keep the memory they had).  Not the promise (limit_): that
+    // follows room(), and growing for it would grow the tables of a
+    // program with a few timers until the promise reached kSubmissions.
+    static constexpr size_t kAheadMax = 8 * kSubmissions;
+    size_t ahead_want() const noexcept {
+        uint64_t c = claimed_.load(std::memory_order_relaxed);
+        size_t waiting = c > consumed_ ? size_t(c - consumed_) : 0;
+        return 1 + waiting + std::max<size_t>(std::min(reg_.live() / 2, kAheadMax), kDrainKickAt);
+    }
+    void plan_ahead(size_t room) noexcept;   // under mu_, in publish: grow_ahead_ and its plan
+    void offer_room() noexcept;            // a submitter, without mu_: makes the planned tables
+    void adopt_offer() noexcept;           // under mu_: installs them
+    void free_offer_unlocked() noexcept;   // after unlock(): the old tables go
     // Inserts that allocate nothing.  A timer whose callback runs keeps a
     // heap entry's room for its re-queue (finish), so a pop and the
     // re-queue leave it unchanged.
@@ -216,6 +306,9 @@ private:
     // it grows the tables (grow_unlocked drops mu_), no larger promise is
     // made (publish).
     bool make_room(bool push) noexcept {
+        // Tables a submitter made ahead (offer_room) first: the copy into
+        // them is due anyway, and no allocation is made under this hold.
+        if (offer_state_.load(std::memory_order_acquire) == kOfferReady) adopt_offer();
         for (int tries = 0;; ++tries) {
             size_t want = 1 + promised();
             size_t slack = kRequeueSlack + running_;
@@ -240,6 +333,7 @@ private:
     // Out of the index; a shrink it calls for is made by unlock().
     void unindex(uint32_t idx) noexcept;
     void shrink_later(size_t slots) noexcept;   // threads.cpp (tls_pending)
+    void free_offer_later() noexcept;           // threads.cpp (tls_pending)
     void shrink_unlocked(size_t slots) noexcept;   // without mu_, from unlock()
     int spawn(bool clock) noexcept;         // a follower: created by unlock()
     int create_thread(Ctx *c) noexcept;     // pthread_create, all signals blocked
@@ -266,7 +360,22 @@ private:
     Submission subs_[kSubmissions];
     std::atomic<uint64_t> sub_free_{0};
     std::atomic<uint32_t> sub_queue_{0};
-    bool draining_ = false;     // under mu_: drain_submissions is running
+    bool draining_ = false;     // under mu_: apply_taken is running
+    // The taken list (take_submissions): slots linked by `next`, oldest
+    // first; the earliest deadline among them (kept while part of the list
+    // is applied: too early is safe, the library looks sooner); a bit per
+    // hash of their structs (cleared when the list empties).
+    uint32_t taken_head_ = 0, taken_tail_ = 0;
+    ns_t taken_min_ = kNever;
+    static constexpr unsigned kTakenBitsLog2 = 14;
+    uint64_t taken_bits_[(size_t(1) << kTakenBitsLog2) / 64] = {};
+    bool taken_bits_set_ = false;
+    // Under mu_: the last pop_due left another timer due at once (the
+    // library serves a backlog): library threads apply kShare arms per
+    // callback, not the whole taken list.
+    bool behind_ = false;
+    ns_t behind_at_ = 0;        // the `now` it was set for
+    ns_t behind_since_ = 0;     // the `now` it last became true
     bool unlocking_ = false;    // under mu_: drained by publish(), after the decisions
     unsigned growing_ = 0;      // under mu_: make_room growths under way (publish)
     // Published at every unlock: a library thread takes mu_ (and applies
@@ -282,7 +391,41 @@ private:
     std::atomic<uint64_t> claimed_{0};
     std::atomic<uint64_t> limit_{0};
     uint64_t consumed_ = 0;     // under mu_: submitted arms made (drain_submissions)
+    std::atomic<uint64_t> consumed_pub_{0};   // consumed_, for submit (kDrainKickAt)
     std::atomic<bool> started_pub_{false};   // started_, for submit
+    std::atomic<pid_t> clock_tid_pub_{0};    // clock_tid_, for kick_clock_now
+    // Submitters asleep in wait_for_room, on room_word_ (a futex word),
+    // woken by the next publish().
+    std::atomic<uint32_t> room_waiters_{0};
+    uint32_t room_word_ = 0;
+    std::atomic<bool> behind_pub_{false};   // behind_, for submit
+    std::atomic<ns_t> behind_since_pub_{0};  // behind_since_, for submit
+    // Submitters asleep in wait_while_behind, on behind_word_ (a futex
+    // word), woken by the first publish() with behind_ false.
+    std::atomic<uint32_t> behind_waiters_{0};
+    uint32_t behind_word_ = 0;
+    // dispatched_ when a submitter waited kRoomWait for the backlog and no
+    // callback started: until one does, submitters do not wait.
+    std::atomic<uint64_t> stuck_at_{UINT64_MAX};
+    // Tables grown ahead (offer_room).  publish() sets grow_ahead_ while
+    // room() is below ahead_want(), with the sizes to make; a submitter
+    // makes them into offer_ holding grow_mu_ and marks it ready; the next
+    // holder of mu_ installs what still fits (adopt_offer), which leaves
+    // the old arrays in offer_, spent, freed after its unlock (or by the
+    // next offer_room).  offer_state_ orders the two sides' use of offer_.
+    struct Offer {
+        Registry::Room reg;
+        std::vector<HeapEntry> heap;
+        size_t want = 0;   // ahead_want() when planned
+    };
+    enum : int { kOfferNone, kOfferReady, kOfferSpent };
+    Offer offer_;
+    std::atomic<int> offer_state_{kOfferNone};
+    std::atomic<bool> grow_ahead_{false};
+    std::atomic<bool> ahead_chunk_{false};
+    std::atomic<size_t> ahead_slots_{0};
+    std::atomic<size_t> ahead_heap_{0};
+    std::atomic<size_t> ahead_want_{0};
     std::atomic<uint32_t> destroying_n_{0};  // records with `destroying` (submit then takes the lock)
     // Written under mu_ only (count_up/count_down: no atomic read-modify-
     // write on the dispatch path), read without it by a patrolling

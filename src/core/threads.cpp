@@ -51,6 +51,7 @@ struct Pending {
     Ctx *spawn[Scheduler::kStartFollowers] = {};   // the start makes that many at once
     unsigned spawns = 0;
     size_t shrink = 0;   // the index's new size (Scheduler::unindex)
+    bool free_offer = false;   // tables replaced by an offer's (adopt_offer)
 };
 thread_local Pending tls_pending;
 
@@ -118,7 +119,11 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
         return false;
     }
     if (self->is_clock) clock_busy_.store(false, std::memory_order_relaxed);   // it watches again from here on
-    drain_submissions();   // a re-arm of this timer from its callback counts
+    // A re-arm of this timer from its callback counts: with one among the
+    // taken arms, all of them are made first (in order).  Otherwise, while
+    // the library serves a backlog, they are left to pop_due's share.
+    take_submissions();
+    if (taken_has(d) || !taken_may_wait()) apply_taken(SIZE_MAX);
     finish(self, idx);
     return true;
 }
@@ -137,6 +142,7 @@ void Scheduler::thread_gone(Ctx *self) noexcept {
     // clock thread died too), let that start finish first, or it would mark
     // the scheduler started after we reset it, with no clock thread left.
     while (starting_) wait(&start_cv_);
+    clock_tid_pub_.store(0, std::memory_order_relaxed);   // no kick for a thread id about to be free
     clock_busy_ = false;
     if (ktimer_ok_) timer_delete(ktimer_);
     ktimer_ok_ = false;
@@ -194,6 +200,18 @@ void send_wakeups(const Pending &p) noexcept {
 }  // namespace
 
 void Scheduler::shrink_later(size_t slots) noexcept { tls_pending.shrink = slots; }
+void Scheduler::free_offer_later() noexcept { tls_pending.free_offer = true; }
+
+// A submitter's kick (submit, offer_room), without mu_: the clock thread
+// takes the lock, which applies the submitted arms and installs offered
+// tables.  The thread id is published for it; a clock thread that leaves
+// from a callback clears it first (thread_gone).  Where the clock thread
+// is inside a callback, the signal waits (it is blocked there) and the
+// submitter, if the slots run out first, applies them itself as before.
+void Scheduler::kick_clock_now() noexcept {
+    pid_t t = clock_tid_pub_.load(std::memory_order_relaxed);
+    if (t) syscall(SYS_tgkill, pid_t(getpid()), t, clock_signal());
+}
 
 void Scheduler::unlock() noexcept {
     publish();
@@ -209,6 +227,7 @@ void Scheduler::unlock() noexcept {
         }
     }
     if (p.shrink) shrink_unlocked(p.shrink);
+    if (p.free_offer) free_offer_unlocked();
 }
 
 void Scheduler::sleep_on(uint32_t *word, const timespec *until) noexcept {
@@ -229,6 +248,7 @@ int Scheduler::wait(pthread_cond_t *cv, const timespec *until) noexcept {
     Pending p = tls_pending;
     tls_pending = Pending{};
     tls_pending.shrink = p.shrink;   // made at the next unlock()
+    tls_pending.free_offer = p.free_offer;
     send_wakeups(p);
     for (unsigned i = 0; i < p.spawns; ++i)
         if (create_thread(p.spawn[i]) != 0) abandon(p.spawn[i]);
@@ -484,6 +504,7 @@ void Scheduler::clock_main(Ctx *self) {
     ktimer_failed_ = false;
     kicked_ = false;
     clock_tid_ = sev._sigev_un._tid;
+    clock_tid_pub_.store(clock_tid_, std::memory_order_relaxed);
 
     sigset_t set;
     sigemptyset(&set);
@@ -513,7 +534,7 @@ void Scheduler::clock_main(Ctx *self) {
             fresh = true;
             continue;
         }
-        ns_t next = next_due();
+        ns_t next = earliest();
         if (next - now <= kSpinHorizon) {
             // Sooner than a sleep and a wake-up would take: wait on the
             // CPU, without the lock (an earlier arm shortens the wait).
@@ -856,6 +877,20 @@ void Scheduler::after_fork_child() noexcept {
     limit_.store(0, std::memory_order_relaxed);
     look_by_.store(0, std::memory_order_relaxed);
     consumed_ = 0;
+    consumed_pub_.store(0, std::memory_order_relaxed);
+    taken_head_ = taken_tail_ = 0;
+    taken_min_ = kNever;
+    std::memset(taken_bits_, 0, sizeof taken_bits_);
+    taken_bits_set_ = behind_ = false;
+    behind_at_ = behind_since_ = 0;
+    room_waiters_.store(0, std::memory_order_relaxed);
+    behind_pub_.store(false, std::memory_order_relaxed);
+    behind_since_pub_.store(0, std::memory_order_relaxed);
+    behind_waiters_.store(0, std::memory_order_relaxed);
+    behind_word_ = 0;
+    stuck_at_.store(UINT64_MAX, std::memory_order_relaxed);
+    room_word_ = 0;
+    clock_tid_pub_.store(0, std::memory_order_relaxed);
     draining_ = unlocking_ = false;
     growing_ = 0;
     running_ = 0;

@@ -400,6 +400,156 @@ static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(vo
                          "blocked callback to return: nobody watched its deadline)");
 }
 
+/* ---- LOAD-01 (#6): backpressure keeps re-arms in order ----
+ *
+ * While timers are overdue the library applies only part of the arms
+ * submitted without the lock per callback it starts (backpressure), so a
+ * flood of arms does not make the due callbacks wait.  A due timer whose
+ * re-arm is among those not yet applied must not fire on its old
+ * schedule: the re-arm replaced it when Mockit_oneoff returned.  Here one
+ * callback re-arms 2,000 timers due at the same instant as itself to an
+ * hour later while the others are being served (each takes 30 us).  A
+ * callback may still start just after its re-arm returned: it was taken
+ * before the re-arm was made, and only the thread's way from the lock to
+ * the callback lies between; one that starts 5 ms or more after it fired
+ * on a schedule the re-arm had replaced.  And every re-arm must hold:
+ * each timer is armed an hour out at the end.  Without the check for a
+ * taken re-arm of the timer about to fire (pop_due's taken_has), 10 of
+ * 10,000 timers fired 40-180 us after their re-arm returned and lost it
+ * (Mockit_destroy: EINVAL): the share of arms applied before the pop had
+ * re-queued the top timer, and the pop took its stale entry. */
+enum { RB_N = 2000 };
+static struct data rb_t[RB_N], rb_trigger;
+static _Atomic uint64_t rb_at[RB_N], rb_rearmed[RB_N];
+static atomic_int rb_calls[RB_N], rb_rc, rb_done;
+static void *rb_target_cb(void *arg) {
+    struct data *d = arg;
+    size_t i = (size_t)(d - rb_t);
+    atomic_store(&rb_at[i], mt_now_ns());
+    atomic_fetch_add(&rb_calls[i], 1);
+    uint64_t until = mt_now_ns() + 30000;
+    while (mt_now_ns() < until) {
+    }
+    return NULL;
+}
+static void *rb_trigger_cb(void *arg) {
+    (void)arg;
+    for (size_t i = 0; i < RB_N; i++) {
+        int rc = Mockit_oneoff(3600000, &rb_t[i]);
+        atomic_store(&rb_rearmed[i], mt_now_ns());
+        if (rc) atomic_store(&rb_rc, rc);
+    }
+    atomic_store(&rb_done, 1);
+    return NULL;
+}
+
+static void test_LOAD01_issue6_rearm_behind_a_backlog_replaces_the_schedule(void **state) {
+    (void)state;
+    mt_watchdog_arm(60, "LOAD01 rearm behind a backlog");
+    int rounds = 5, late_fires = 0, close = 0, before = 0, after_rearm = 0;
+    uint64_t worst = 0, margin = mt_bound_ns(5);
+    for (int round = 0; round < rounds; round++) {
+        atomic_store(&rb_done, 0);
+        atomic_store(&rb_rc, 0);
+        for (size_t i = 0; i < RB_N; i++) {
+            rb_t[i] = (struct data){ .cb = rb_target_cb };
+            atomic_store(&rb_at[i], 0);
+            atomic_store(&rb_rearmed[i], 0);
+            atomic_store(&rb_calls[i], 0);
+        }
+        rb_trigger = (struct data){ .cb = rb_trigger_cb };
+        /* all due at one instant: the trigger among them */
+        uint64_t due = mt_now_ns() + 30 * MT_NS_PER_MS;
+        for (size_t i = 0; i < RB_N; i++) {
+            if (i == RB_N / 4) assert_int_equal(0, Mockit_oneoff((uint32_t)((due - mt_now_ns()) / MT_NS_PER_MS), &rb_trigger));
+            assert_int_equal(0, Mockit_oneoff((uint32_t)((due - mt_now_ns()) / MT_NS_PER_MS), &rb_t[i]));
+        }
+        if (!MT_WAIT_UNTIL(atomic_load(&rb_done), 10000)) fail_msg("the re-arming callback did not finish");
+        mt_sleep_ms(200);   /* whatever fires on the old schedule has by now */
+        assert_int_equal(0, atomic_load(&rb_rc));
+        for (size_t i = 0; i < RB_N; i++) {
+            uint64_t at = atomic_load(&rb_at[i]);
+            MT_ASSERT_CMP(atomic_load(&rb_calls[i]), <=, 1);
+            if (!at) continue;
+            uint64_t rearmed = atomic_load(&rb_rearmed[i]);
+            if (at <= rearmed) {
+                before++;
+                continue;
+            }
+            if (at - rearmed > worst) worst = at - rearmed;
+            if (at - rearmed < margin) {
+                close++;
+                continue;
+            }
+            late_fires++;
+            if (late_fires <= 3)
+                print_message("# round %d: timer %zu fired %.3f ms after its re-arm returned\n", round, i,
+                              (double)(at - rearmed) / 1e6);
+        }
+        for (size_t i = 0; i < RB_N; i++) {
+            if (atomic_load(&rb_calls[i]) == 0) after_rearm++;
+            assert_int_equal(0, Mockit_destroy(&rb_t[i]));   /* every one is armed an hour out */
+        }
+    }
+    print_message("# %d rounds: %d callbacks before their re-arm, %d timers re-armed before they fired, "
+                  "%d started just after it (within %.1f ms, worst %.3f ms), %d fired later\n",
+                  rounds, before, after_rearm, close, (double)margin / 1e6, (double)worst / 1e6, late_fires);
+    assert_int_equal(0, late_fires);
+    /* the race was there to lose: some timers were still waiting when re-armed */
+    MT_ASSERT_CMP(after_rearm, >, 0);
+}
+
+/* ---- LOAD-03 (#6): backpressure does not wait for stuck callbacks ----
+ *
+ * While timers are overdue an application thread's arm waits for the
+ * library to serve them (at most 4 x 1 ms).  With every library thread
+ * blocked in a callback nothing is served, and waiting would only make
+ * each arm 4 ms slower: the first arm that waits a whole millisecond with
+ * no callback started lets the others through.  Here 70 callbacks block
+ * 1.5 s (the clock thread and all 64 followers), then 1,000 arms are
+ * made: they must not take 1,000 x 4 ms. */
+static atomic_int sb_in;
+static void *sb_block_cb(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&sb_in, 1);
+    mt_sleep_ns(mt_bound_ns(1500));
+    return NULL;
+}
+
+static int child_load03s(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    enum { BLOCKERS = 70, ARMS = 1000 };
+    static struct data b[BLOCKERS], x[ARMS];
+    for (int i = 0; i < BLOCKERS; i++) {
+        b[i] = (struct data){ .cb = sb_block_cb };
+        if (Mockit_oneoff(5, &b[i])) return 20;
+    }
+    /* every library thread (clock + 64 followers) inside one */
+    if (!MT_WAIT_UNTIL(atomic_load(&sb_in) >= 65, 1000)) return 21;
+    uint64_t t0 = mt_now_ns();
+    for (int i = 0; i < ARMS; i++) {
+        x[i] = (struct data){ .cb = fast_cb };
+        if (Mockit_oneoff(3600000, &x[i])) return 22;
+    }
+    uint64_t took = mt_now_ns() - t0;
+    int blocked = atomic_load(&sb_in);
+    printf("# %d arms took %.1f ms with %d callbacks blocked\n", ARMS, (double)took / 1e6, blocked);
+    fflush(stdout);
+    for (int i = 0; i < ARMS; i++)
+        if (Mockit_destroy(&x[i])) return 23;
+    /* 1,000 x 4 ms if every arm waited; the arms themselves take < 1 ms */
+    if (took >= mt_bound_ns(400)) return 24;
+    return 0;
+}
+
+static void test_LOAD03_issue6_arms_do_not_wait_for_stuck_callbacks(void **state) {
+    (void)state;
+    rel_run_child_expect("load03s", NULL, 20000, 0,
+                         "1,000 arms with every library thread blocked (21: the threads did not all block in "
+                         "time, 24: the arms waited for the stuck library)");
+}
+
 /* ---- LOAD-05 (#6): followers made for blocked callbacks leave ----
  *
  * The pool grows when callbacks block (up to 64 followers).  In the
@@ -446,6 +596,7 @@ static void test_LOAD05_issue6_surplus_followers_leave(void **state) {
 static const struct rel_child children[] = {
     { "load06a", child_load06a },
     { "load03q", child_load03q },
+    { "load03s", child_load03s },
     { NULL, NULL },
 };
 
@@ -459,6 +610,8 @@ int main(int argc, char **argv) {
         MT_TEST(test_LOAD07_standby_not_woken_per_callback),
         MT_TEST(test_LOAD04_issue6_starved_clock_thread_is_covered),
         MT_TEST(test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled),
+        MT_TEST(test_LOAD01_issue6_rearm_behind_a_backlog_replaces_the_schedule),
+        MT_TEST(test_LOAD03_issue6_arms_do_not_wait_for_stuck_callbacks),
         MT_TEST(test_LOAD05_issue6_surplus_followers_leave),
     };
     return cmocka_run_group_tests_name("rel-load", tests, NULL, NULL);
