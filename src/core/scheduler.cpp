@@ -608,16 +608,19 @@ void Scheduler::apply_taken(size_t most) noexcept {
     draining_ = false;
 }
 
-// behind_ ends too when the due timers go without a pop (destroyed or
-// re-armed): then nothing due at behind_at_ is left.
+// The cheap tests first: this runs at every unlock and callback return
+// of a library thread serving a backlog.
 bool Scheduler::taken_may_wait() noexcept {
-    if (!behind_) return false;
+    if (!behind_ || !taken_head_ || !tls_ctx) return false;
     ns_t top = next_due();
-    if (top > behind_at_) {
-        behind_ = false;
-        return false;
-    }
-    return tls_ctx && taken_min_ >= top;
+    end_stale_behind(top);
+    return behind_ && taken_min_ >= top;
+}
+
+// behind_ ends too when the due timers go without a pop (destroyed or
+// re-armed): then nothing due at behind_at_ is left.  `top`: next_due().
+void Scheduler::end_stale_behind(ns_t top) noexcept {
+    if (behind_ && top > behind_at_) behind_ = false;
 }
 
 void Scheduler::lock() noexcept {
@@ -636,7 +639,9 @@ void Scheduler::publish() noexcept {
         // A library thread serving overdue timers leaves the taken list to
         // pop_due's share (backpressure); everyone else applies it all.
         take_submissions();
-        if (!taken_may_wait()) apply_taken(SIZE_MAX);   // may end behind_
+        if (!taken_may_wait()) apply_taken(SIZE_MAX);
+        ns_t top = started_ ? next_due() : 0;
+        end_stale_behind(top);
         // At most a slot's worth: no more can wait to be made, and a larger
         // promise would only keep the index from shrinking (shrink_unlocked).
         // Stored only when changed: the value there is still true.
@@ -660,7 +665,7 @@ void Scheduler::publish() noexcept {
         // A later look_by_ than the truth is safe (its submitters take the
         // lock), an earlier one is not: only a move later needs the store
         // ordered before our look at sub_queue_.
-        ns_t look = started_ ? earliest() : 0, was = look_by_.load(std::memory_order_relaxed);
+        ns_t look = std::min(top, taken_min_), was = look_by_.load(std::memory_order_relaxed);
         if (look > was)
             look_by_.store(look, std::memory_order_seq_cst);
         else if (look < was)

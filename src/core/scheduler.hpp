@@ -223,6 +223,7 @@ private:
     // when no taken arm is due before the earliest armed timer: the
     // library wakes for that one, not for the taken arms.
     bool taken_may_wait() noexcept;
+    void end_stale_behind(ns_t top) noexcept;
     // The earliest deadline, armed or in the taken list.
     ns_t earliest() noexcept {
         ns_t t = next_due();
