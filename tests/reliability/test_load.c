@@ -265,10 +265,13 @@ static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
     uint64_t due = mt_now_ns() + 300 * MT_NS_PER_MS;
     assert_int_equal(0, Mockit_oneoff(300, &shot));
     assert_true(MT_WAIT_UNTIL(atomic_load(&blockers_done) == 1, 3000));
-    mt_sleep_ms(20);   /* the clock thread back in its wait for the one-shot */
     struct l4c_tasks t = { 0 };
     mt_foreach_task(l4c_collect, &t);
     assert_true(t.clock > 0);
+    /* the clock thread back in its wait for the one-shot: not a fixed
+     * 20 ms (under TSan beside another test it was still runnable then) */
+    MT_WAIT_UNTIL(l4c_state(t.clock) == 'S', 1000);
+    mt_sleep_ms(2);
     MT_ASSERT_CMP(t.nf, >=, 1);
     assert_int_equal(0, sched_setaffinity(t.clock, sizeof on_a, &on_a));
     for (int i = 0; i < t.nf; i++) assert_int_equal(0, sched_setaffinity(t.followers[i], sizeof on_b, &on_b));
@@ -411,13 +414,16 @@ static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(vo
  * hour later while the others are being served (each takes 30 us).  A
  * callback may still start just after its re-arm returned: it was taken
  * before the re-arm was made, and only the thread's way from the lock to
- * the callback lies between; one that starts 5 ms or more after it fired
- * on a schedule the re-arm had replaced.  And every re-arm must hold:
- * each timer is armed an hour out at the end.  Without the check for a
- * taken re-arm of the timer about to fire (pop_due's taken_has), 10 of
- * 10,000 timers fired 40-180 us after their re-arm returned and lost it
- * (Mockit_destroy: EINVAL): the share of arms applied before the pop had
- * re-queued the top timer, and the pop took its stale entry. */
+ * the callback lies between (and that thread may lose its CPU there: 30
+ * ms once under TSan, beside another test); one that starts 20 ms or
+ * more after it (scaled under the tools) fired on a schedule the re-arm
+ * had replaced.  And every re-arm must hold: each timer is armed an hour
+ * out at the end.  That check is the one that caught it: without the
+ * check for a taken re-arm of the timer about to fire (pop_due's
+ * taken_has), 10 of 10,000 timers fired 40-180 us after their re-arm
+ * returned and lost it (Mockit_destroy: EINVAL): the share of arms
+ * applied before the pop had re-queued the top timer, and the pop took
+ * its stale entry. */
 enum { RB_N = 2000 };
 static struct data rb_t[RB_N], rb_trigger;
 static _Atomic uint64_t rb_at[RB_N], rb_rearmed[RB_N];
@@ -447,7 +453,7 @@ static void test_LOAD01_issue6_rearm_behind_a_backlog_replaces_the_schedule(void
     (void)state;
     mt_watchdog_arm(60, "LOAD01 rearm behind a backlog");
     int rounds = 5, late_fires = 0, close = 0, before = 0, after_rearm = 0;
-    uint64_t worst = 0, margin = mt_bound_ns(5);
+    uint64_t worst = 0, margin = mt_bound_ns(20);
     for (int round = 0; round < rounds; round++) {
         atomic_store(&rb_done, 0);
         atomic_store(&rb_rc, 0);
