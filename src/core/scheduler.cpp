@@ -549,12 +549,10 @@ void Scheduler::take_submissions() noexcept {
         uint32_t next = x.next.load(std::memory_order_relaxed);
         x.next.store(prev, std::memory_order_relaxed);
         if (x.due < taken_min_) taken_min_ = x.due;
-        size_t h = taken_bit(x.d);
-        taken_bits_[h / 64] |= uint64_t(1) << (h % 64);
+        if (taken_filter_on_) set_taken_bit(x.d);
         prev = s;
         s = next;
     }
-    taken_bits_set_ = true;
     if (taken_tail_)
         subs_[taken_tail_ - 1].next.store(prev, std::memory_order_relaxed);
     else
@@ -599,13 +597,21 @@ void Scheduler::apply_taken(size_t most) noexcept {
     if (first) give_slots(first, last);
     if (!taken_head_) {
         taken_min_ = kNever;
-        if (taken_bits_set_) {
+        if (taken_filter_on_) {
             std::memset(taken_bits_, 0, sizeof taken_bits_);
-            taken_bits_set_ = false;
+            taken_filter_on_ = false;
         }
     }
     consumed_pub_.store(consumed_, std::memory_order_relaxed);
     draining_ = false;
+}
+
+// Under mu_: the filter of the taken list (taken_has), from the list.
+// Once per backlog, at most kSubmissions entries.
+void Scheduler::make_taken_filter() noexcept {
+    for (uint32_t s = taken_head_; s; s = subs_[s - 1].next.load(std::memory_order_relaxed))
+        set_taken_bit(subs_[s - 1].d);
+    taken_filter_on_ = true;
 }
 
 // The cheap tests first: this runs at every unlock and callback return
@@ -913,13 +919,10 @@ uint32_t Scheduler::pop_due(Ctx *self, ns_t now) noexcept {
     take_submissions();
     ns_t top = next_due();
     if (taken_head_) {
-        if (top > now || taken_min_ <= now || taken_has(reg_.at(heap_.top().rec).data)) {
-            apply_taken(SIZE_MAX);
-            top = next_due();
-        } else {
-            apply_taken(kShare);   // none of them re-arms the top: taken_has
-            top = next_due();
-        }
+        // kShare: none of them re-arms the top (taken_has)
+        bool all = top > now || taken_min_ <= now || taken_has(reg_.at(heap_.top().rec).data);
+        apply_taken(all ? SIZE_MAX : kShare);
+        top = next_due();
     }
     if (top > now) {
         behind_ = false;

@@ -198,9 +198,20 @@ private:
     // arm replaces its schedule); otherwise all of it is applied first.
     void take_submissions() noexcept;
     void apply_taken(size_t most) noexcept;
-    bool taken_has(const struct data *d) const noexcept {
+    // Whether a taken arm may be for `d` (no false "no").  The filter is
+    // made on first use, when the list outlives a hold (only while the
+    // library serves a backlog), and kept up by take_submissions until the
+    // list empties: an arm applied in the hold that took it sets no bit.
+    bool taken_has(const struct data *d) noexcept {
+        if (!taken_head_) return false;
+        if (!taken_filter_on_) make_taken_filter();
         size_t h = taken_bit(d);
-        return taken_head_ && (taken_bits_[h / 64] >> (h % 64) & 1);
+        return taken_bits_[h / 64] >> (h % 64) & 1;
+    }
+    void make_taken_filter() noexcept;
+    void set_taken_bit(const struct data *d) noexcept {
+        size_t h = taken_bit(d);
+        taken_bits_[h / 64] |= uint64_t(1) << (h % 64);
     }
     static size_t taken_bit(const struct data *d) noexcept {
         return size_t((uint64_t(uintptr_t(d)) * 0x9E3779B97F4A7C15ull) >> (64 - kTakenBitsLog2));
@@ -365,12 +376,12 @@ private:
     // The taken list (take_submissions): slots linked by `next`, oldest
     // first; the earliest deadline among them (kept while part of the list
     // is applied: too early is safe, the library looks sooner); a bit per
-    // hash of their structs (cleared when the list empties).
+    // hash of their structs, while taken_filter_on_ (taken_has).
     uint32_t taken_head_ = 0, taken_tail_ = 0;
     ns_t taken_min_ = kNever;
     static constexpr unsigned kTakenBitsLog2 = 14;
     uint64_t taken_bits_[(size_t(1) << kTakenBitsLog2) / 64] = {};
-    bool taken_bits_set_ = false;
+    bool taken_filter_on_ = false;
     // Under mu_: the last pop_due left another timer due at once (the
     // library serves a backlog): library threads apply kShare arms per
     // callback, not the whole taken list.

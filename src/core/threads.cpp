@@ -123,7 +123,7 @@ bool Scheduler::run_callback(Ctx *self, uint32_t idx) {
     // taken arms, all of them are made first (in order).  Otherwise, while
     // the library serves a backlog, they are left to pop_due's share.
     take_submissions();
-    if (taken_has(d) || !taken_may_wait()) apply_taken(SIZE_MAX);
+    if (!taken_may_wait() || taken_has(d)) apply_taken(SIZE_MAX);
     finish(self, idx);
     return true;
 }
@@ -881,7 +881,7 @@ void Scheduler::after_fork_child() noexcept {
     taken_head_ = taken_tail_ = 0;
     taken_min_ = kNever;
     std::memset(taken_bits_, 0, sizeof taken_bits_);
-    taken_bits_set_ = behind_ = false;
+    taken_filter_on_ = behind_ = false;
     behind_at_ = behind_since_ = 0;
     room_waiters_.store(0, std::memory_order_relaxed);
     behind_pub_.store(false, std::memory_order_relaxed);
