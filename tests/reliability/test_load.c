@@ -418,12 +418,15 @@ static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(vo
  * ms once under TSan, beside another test); one that starts 20 ms or
  * more after it (scaled under the tools) fired on a schedule the re-arm
  * had replaced.  And every re-arm must hold: each timer is armed an hour
- * out at the end.  That check is the one that caught it: without the
- * check for a taken re-arm of the timer about to fire (pop_due's
- * taken_has), 10 of 10,000 timers fired 40-180 us after their re-arm
- * returned and lost it (Mockit_destroy: EINVAL): the share of arms
- * applied before the pop had re-queued the top timer, and the pop took
- * its stale entry. */
+ * out at the end.  That check is the one that caught it: with neither
+ * pop_due's check for a taken re-arm of the timer about to fire
+ * (taken_has) nor its re-read of the top after the share, 10 of 10,000
+ * timers fired 40-180 us after their re-arm returned and lost it
+ * (Mockit_destroy: EINVAL): the share had re-queued the top timer, and
+ * the pop took its stale entry.  Either one prevents the loss.  What
+ * taken_has alone adds (no fire on the replaced schedule) shows here only
+ * as callbacks a fraction of a millisecond after their re-arm, which
+ * this test cannot tell from ones taken just before it. */
 enum { RB_N = 2000 };
 static struct data rb_t[RB_N], rb_trigger;
 static _Atomic uint64_t rb_at[RB_N], rb_rearmed[RB_N];
