@@ -1,7 +1,7 @@
 // bench-oneshots: many one-shot timers per design.
 //
 //   bench-oneshots --design D --mode spread|burst|maxlive [--n N]
-//                  [--window-ms 1000] [--run R] [--slot S]
+//                  [--window-ms 1000] [--run R] [--slot S] [--perf-ctl FIFO]
 //
 //   spread   N one-shots due over a 1 s window (random arming order):
 //            arm time, bytes per armed timer, lateness p50/p99/max, time
@@ -19,6 +19,10 @@
 // libuv's own due (loop time + ms, ms granular), the absolute expiry for
 // the kernel timers.  The callback of every design does the same work:
 // one clock_gettime, one store, one atomic increment (cb_body_ns).
+// --perf-ctl FIFO: write "enable" to perf's control FIFO at the first
+// deadline and "disable" once the last callback came, so that
+//   perf stat -D -1 --control fifo:FIFO -- bench-oneshots ... --perf-ctl FIFO
+// counts the dispatch phase alone (the arming before it does other work).
 // Bytes per timer: RSS delta while armed, the caller's structs and the
 // benchmark's own arrays excluded (allocated and touched before); kernel
 // memory (system-wide Slab + KernelStack + PageTables delta) separately.
@@ -349,6 +353,19 @@ int main(int argc, char **argv) {
 #endif
     int64_t last_due = 0;
     for (long i = 0; i < armed; ++i) last_due = std::max(last_due, due[size_t(i)]);
+    const std::string perf_ctl = a.get("perf-ctl", "");
+    auto perf_say = [&](const char *what) {
+        if (perf_ctl.empty()) return;
+        FILE *f = fopen(perf_ctl.c_str(), "w");
+        if (f) {
+            fprintf(f, "%s\n", what);
+            fclose(f);
+        }
+    };
+    if (!perf_ctl.empty()) {
+        while (now_ns() < T0 - 1000000) sleep_ms(1);
+        perf_say("enable");
+    }
     // Wait for all of them: as long as callbacks keep coming (a loaded
     // machine dispatches slowly), at most 5 s without one, and at most
     // 120 s after the last due time.
@@ -363,6 +380,7 @@ int main(int argc, char **argv) {
             progress = now_ns();
         }
     }
+    perf_say("disable");
     sleep_ms(20);   // a callback that would fire twice
     long nf = fired.load();
 
