@@ -100,6 +100,14 @@ static int read_small(const char *path, char *buf, size_t len) {
     return (int)n;
 }
 
+uint64_t mt_run_delay_ns(void) {
+    char text[128];
+    unsigned long long on_cpu = 0, waited = 0;
+    if (read_small("/proc/thread-self/schedstat", text, sizeof text) < 0) return 0;
+    if (sscanf(text, "%llu %llu", &on_cpu, &waited) != 2) return 0;
+    return waited;
+}
+
 int mt_foreach_task(int (*fn)(pid_t tid, const char *comm, void *arg), void *arg) {
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;

@@ -83,6 +83,9 @@ int mt_foreach_task(int (*fn)(pid_t tid, const char *comm, void *arg), void *arg
  * into buf; 0 or -1. */
 int mt_task_status_field(pid_t tid, const char *field, char *buf, size_t len);
 pid_t mt_gettid(void);
+/* ns the calling thread has spent runnable but without a CPU, so far
+ * (run_delay of /proc/thread-self/schedstat); 0 where unreadable */
+uint64_t mt_run_delay_ns(void);
 /* pthread_create + pthread_setname_np(name), aborts on failure */
 void mt_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 
