@@ -200,10 +200,13 @@ static void test_LOAD07_standby_not_woken_per_callback(void **state) {
  * while the standby follower still gets a CPU.  The standby then serves
  * the due timers once one is kSignalBackstop (5 ms) overdue and no
  * callback started meanwhile.  Made deterministic here: the clock thread
- * is pinned to a CPU that a SCHED_FIFO thread keeps busy until 300 ms past
- * the one-shot's deadline (which is 300 ms out, scaled: the setup must
- * end before it, or the clock thread is up for the deadline already), the
- * followers and this thread to another.  Before the standby covered, the
+ * is pinned to a CPU that a SCHED_FIFO thread keeps busy from 20 ms before
+ * the one-shot's deadline to 300 ms past it (the deadline is 300 ms out,
+ * scaled: the setup must end before it, or the clock thread is up for the
+ * deadline already; the spin is short: past 950 ms the kernel's RT
+ * throttling gives the CPU back for 50 ms, and under TSan the one-shot
+ * once came on time in such a window), the followers and this thread to
+ * another.  Before the standby covered, the
  * one-shot came when the spinner stopped (>= 550 ms late). */
 struct l4c_tasks {
     pid_t clock;
@@ -237,9 +240,11 @@ static int l4c_in_timed_wait(pid_t tid) {
 }
 
 static atomic_int l4c_spinning, l4c_stop;
-static _Atomic uint64_t l4c_spin_until, l4c_spin_from;
+static _Atomic uint64_t l4c_spin_at, l4c_spin_until, l4c_spin_from;
 static void *l4c_spin(void *arg) {
     (void)arg;
+    uint64_t at = atomic_load(&l4c_spin_at), now = mt_now_ns();
+    if (at > now) mt_sleep_ns(at - now);
     atomic_store(&l4c_spin_from, mt_now_ns());
     atomic_store(&l4c_spinning, 1);
     uint64_t until = atomic_load(&l4c_spin_until);
@@ -310,6 +315,7 @@ static void test_LOAD04_issue6_starved_clock_thread_is_covered(void **state) {
     pthread_attr_setaffinity_np(&attr, sizeof on_a, &on_a);
     pthread_t spinner;
     atomic_store(&l4c_spinning, 0);
+    atomic_store(&l4c_spin_at, due - 20 * MT_NS_PER_MS);
     atomic_store(&l4c_spin_until, due + 300 * MT_NS_PER_MS);
     atomic_store(&l4c_stop, 0);
     int rc = pthread_create(&spinner, &attr, l4c_spin, NULL);
@@ -452,11 +458,11 @@ static void test_LOAD03_issue6_timer_queued_between_blocked_calls_not_stalled(vo
  * the callback lies between (and that thread may lose its CPU there: 30
  * ms once under TSan, beside another test; 101 ms under ASan beside two
  * busy processes); one that starts 20 ms or more after it (scaled under
- * the tools), not counting the time its thread waited for a CPU since its
- * previous callback (schedstat's run_delay: the pop lies between, and in
- * this backlog that callback ended tens of microseconds before the pop),
- * fired on a schedule the re-arm had replaced.  And every re-arm must hold: each timer is armed an hour
- * out at the end.  That check is the one that caught it: with neither
+ * the tools), not counting the time its thread waited for a CPU since
+ * its previous callback (schedstat's run_delay: the pop lies between,
+ * and in this backlog that callback ended tens of microseconds before
+ * the pop), fired on a schedule the re-arm had replaced.  And every
+ * re-arm must hold: each timer is armed an hour out at the end.  That check is the one that caught it: with neither
  * pop_due's check for a taken re-arm of the timer about to fire
  * (taken_has) nor its re-read of the top after the share, 10 of 10,000
  * timers fired 40-180 us after their re-arm returned and lost it
