@@ -445,10 +445,19 @@ void Scheduler::wait_while_behind() noexcept {
 // The heap's stale entries are not counted: they go before it grows
 // (make_heap_room), and a heap grown for them would stay large for good
 // (LOAD05 heap_follows_live_timers).
+namespace {
+// Runs at every unlock: a store only when the value changes, so the
+// submitters' cache lines are not taken from them for nothing.
+template <class T>
+void store_changed(std::atomic<T> &a, T v, std::memory_order order = std::memory_order_relaxed) noexcept {
+    if (a.load(std::memory_order_relaxed) != v) a.store(v, order);
+}
+}  // namespace
+
 void Scheduler::plan_ahead(size_t room) noexcept {
     size_t want = ahead_want();
     if (room >= want) {   // the common case, on every unlock: nothing low
-        if (grow_ahead_.load(std::memory_order_relaxed)) grow_ahead_.store(false, std::memory_order_relaxed);
+        store_changed(grow_ahead_, false);
         return;
     }
     size_t slack = kRequeueSlack + running_;
@@ -459,14 +468,12 @@ void Scheduler::plan_ahead(size_t room) noexcept {
         // want + slack > stale_ when heap_low (the capacity holds the size)
         size_t heap = heap_low ? heap_.room_size(0, want + slack - stale_) : 0;
         Registry::Room r = reg_.plan_room(want);
-        if (ahead_heap_.load(std::memory_order_relaxed) != heap) ahead_heap_.store(heap, std::memory_order_relaxed);
-        if (ahead_slots_.load(std::memory_order_relaxed) != r.slots_wanted)
-            ahead_slots_.store(r.slots_wanted, std::memory_order_relaxed);
-        if (ahead_chunk_.load(std::memory_order_relaxed) != r.chunk_wanted)
-            ahead_chunk_.store(r.chunk_wanted, std::memory_order_relaxed);
-        if (ahead_want_.load(std::memory_order_relaxed) != want) ahead_want_.store(want, std::memory_order_relaxed);
+        store_changed(ahead_heap_, heap);
+        store_changed(ahead_slots_, r.slots_wanted);
+        store_changed(ahead_chunk_, r.chunk_wanted);
+        store_changed(ahead_want_, want);
     }
-    if (grow_ahead_.load(std::memory_order_relaxed) != low) grow_ahead_.store(low, std::memory_order_release);
+    store_changed(grow_ahead_, low, std::memory_order_release);
 }
 
 // A submitter, without mu_: makes the tables publish() planned, as
@@ -477,12 +484,7 @@ void Scheduler::plan_ahead(size_t room) noexcept {
 // another finding grow_mu_ taken goes on.
 void Scheduler::offer_room() noexcept {
     if (pthread_mutex_trylock(&grow_mu_) != 0) return;
-    int state = offer_state_.load(std::memory_order_acquire);
-    if (state == kOfferSpent) {   // the last one's old arrays
-        MOCKIT_HAPPENS_AFTER(&offer_state_);
-        offer_ = Offer{};
-        offer_state_.store(state = kOfferNone, std::memory_order_relaxed);
-    }
+    int state = drop_spent_offer();   // the last one's old arrays
     bool made = false;
     if (state == kOfferNone && grow_ahead_.load(std::memory_order_acquire)) {
         offer_.reg.chunk_wanted = ahead_chunk_.load(std::memory_order_relaxed);
@@ -529,12 +531,19 @@ void Scheduler::adopt_offer() noexcept {
 // thread holds grow_mu_, the next offer_room frees them.
 void Scheduler::free_offer_unlocked() noexcept {
     if (pthread_mutex_trylock(&grow_mu_) != 0) return;
-    if (offer_state_.load(std::memory_order_acquire) == kOfferSpent) {
-        MOCKIT_HAPPENS_AFTER(&offer_state_);
-        offer_ = Offer{};
-        offer_state_.store(kOfferNone, std::memory_order_relaxed);
-    }
+    drop_spent_offer();
     pthread_mutex_unlock(&grow_mu_);
+}
+
+// Holding grow_mu_: an offer adopt_offer has spent (its arrays are the
+// tables it replaced) is freed.  Returns offer_state_ after.
+int Scheduler::drop_spent_offer() noexcept {
+    int state = offer_state_.load(std::memory_order_acquire);
+    if (state != kOfferSpent) return state;
+    MOCKIT_HAPPENS_AFTER(&offer_state_);
+    offer_ = Offer{};
+    offer_state_.store(kOfferNone, std::memory_order_relaxed);
+    return kOfferNone;
 }
 
 // Under mu_.  The submitted arms join the taken list in submission order
@@ -653,8 +662,7 @@ void Scheduler::publish() noexcept {
         // Stored only when changed: the value there is still true.
         size_t r = room();
         uint64_t limit = consumed_ + std::min<size_t>(r ? r - 1 : 0, kSubmissions);
-        if (!growing_ && limit_.load(std::memory_order_relaxed) != limit)
-            limit_.store(limit, std::memory_order_relaxed);
+        if (!growing_) store_changed(limit_, limit);
         plan_ahead(r);
         // Waiters for room are woken when there is some: while the library
         // serves a backlog, not for the kShare arms of each callback (a

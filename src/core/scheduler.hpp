@@ -266,6 +266,7 @@ private:
     void offer_room() noexcept;            // a submitter, without mu_: makes the planned tables
     void adopt_offer() noexcept;           // under mu_: installs them
     void free_offer_unlocked() noexcept;   // after unlock(): the old tables go
+    int drop_spent_offer() noexcept;       // holding grow_mu_: frees a spent offer
     // Inserts that allocate nothing.  A timer whose callback runs keeps a
     // heap entry's room for its re-queue (finish), so a pop and the
     // re-queue leave it unchanged.
