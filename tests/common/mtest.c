@@ -100,6 +100,13 @@ static int read_small(const char *path, char *buf, size_t len) {
     return (int)n;
 }
 
+long mt_task_syscall(pid_t tid) {
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    if (read_small(path, text, sizeof text) < 0 || text[0] < '0' || text[0] > '9') return -1;   /* "running" */
+    return atol(text);
+}
+
 uint64_t mt_run_delay_ns(void) {
     char text[128];
     unsigned long long on_cpu = 0, waited = 0;

@@ -83,6 +83,9 @@ int mt_foreach_task(int (*fn)(pid_t tid, const char *comm, void *arg), void *arg
  * into buf; 0 or -1. */
 int mt_task_status_field(pid_t tid, const char *field, char *buf, size_t len);
 pid_t mt_gettid(void);
+/* The number of the system call thread `tid` is blocked in
+ * (/proc/self/task/<tid>/syscall), or -1 while it runs or when unreadable */
+long mt_task_syscall(pid_t tid);
 /* ns the calling thread has spent runnable but without a CPU, so far
  * (run_delay of /proc/thread-self/schedstat); 0 where unreadable */
 uint64_t mt_run_delay_ns(void);

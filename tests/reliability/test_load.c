@@ -229,14 +229,7 @@ static char l4c_state(pid_t tid) {
  * alone is not that: blocked on the lock (a futex) it is S too, and once
  * it gets the lock it needs a CPU again. */
 static int l4c_in_timed_wait(pid_t tid) {
-    char path[64], text[256] = "";
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    return l4c_state(tid) == 'S' && atol(text) == SYS_rt_sigtimedwait;   /* "running" reads as 0 */
+    return l4c_state(tid) == 'S' && mt_task_syscall(tid) == SYS_rt_sigtimedwait;
 }
 
 static atomic_int l4c_spinning, l4c_stop;
